@@ -1,0 +1,126 @@
+/**
+ * The validated, normalised agent configuration. `config.ts` turns files and flags into this
+ * once, before anything starts; every other module reads only this shape. Durations are
+ * milliseconds (numbers), TTLs for DNS are whole seconds.
+ */
+import type { HealthStatus, ServiceWeights } from '../catalog/types.ts';
+
+export type CheckKind = 'script' | 'http' | 'tcp' | 'ttl';
+
+export interface CheckDefinition {
+  /** Check ID; defaults to the name for node checks, `service:<id>[:n]` for service checks. */
+  id: string;
+  name: string;
+  notes: string;
+  /** The service this check belongs to; empty for a node-level check. */
+  serviceId: string;
+  kind: CheckKind;
+  /** script: argv, run without a shell. */
+  args?: string[];
+  /** http: URL, method (default GET), headers (multi-valued), body, TLS verification. */
+  http?: string;
+  method?: string;
+  header?: Record<string, string[]>;
+  body?: string;
+  tlsSkipVerify?: boolean;
+  /** tcp: host:port. */
+  tcp?: string;
+  /** ttl: how long a pass/warn/fail stays valid, ms. */
+  ttl?: number;
+  /** Run interval, ms (script/http/tcp). */
+  interval?: number;
+  /** Per-run timeout, ms (default 10s, never more than the interval for script checks). */
+  timeout?: number;
+  /** Initial status (Consul default: critical). */
+  status: HealthStatus;
+  successBeforePassing: number;
+  failuresBeforeCritical: number;
+  /** Deregister the service after it has been critical this long, ms. */
+  deregisterCriticalServiceAfter?: number;
+  /** Where it came from: local config files may run scripts; API-registered ones only if enabled. */
+  source: 'file' | 'api';
+}
+
+export interface ServiceDefinition {
+  id: string;
+  name: string;
+  tags: string[];
+  address: string;
+  port: number;
+  meta: Record<string, string>;
+  weights: ServiceWeights;
+  enableTagOverride: boolean;
+  taggedAddresses: Record<string, { address: string; port: number }>;
+  checks: CheckDefinition[];
+  source: 'file' | 'api';
+}
+
+export interface SoaConfig {
+  refresh: number;
+  retry: number;
+  expire: number;
+  minTtl: number;
+}
+
+export interface DnsConfig {
+  /** Seconds. */
+  nodeTtl: number;
+  /** Service name (exact) or `prefix*` to seconds; `*` is the fallback. */
+  serviceTtl: Record<string, number>;
+  onlyPassing: boolean;
+  /**
+   * Set TC when an answer was trimmed. Herald's default is true (clients then retry over TCP);
+   * false restores Consul's silent trimming.
+   */
+  enableTruncate: boolean;
+  udpAnswerLimit: number;
+  aRecordLimit: number;
+  disableCompression: boolean;
+  enableAdditionalNodeMetaTxt: boolean;
+  soa: SoaConfig;
+  /** ms */
+  recursorTimeout: number;
+  recursorStrategy: 'sequential' | 'random';
+  allowStale: boolean;
+  /** ms */
+  maxStale: number;
+  /** Herald: answer cache bound, bytes. */
+  cacheMaxBytes: number;
+  /** Herald: cached permutations per answer, so hits still rotate instances. */
+  shuffleVariants: number;
+  /** Herald: TCP idle timeout, ms, and connection cap. */
+  tcpIdleTimeout: number;
+  tcpMaxConnections: number;
+}
+
+export interface RuntimeConfig {
+  dev: boolean;
+  nodeName: string;
+  nodeId: string;
+  datacenter: string;
+  bindAddr: string;
+  clientAddr: string;
+  ports: { dns: number; http: number };
+  /** Lowercase, no trailing dot: `consul`. */
+  domain: string;
+  altDomain?: string;
+  dataDir?: string;
+  zoneDir?: string;
+  /** `ip:port` (port 53 added when absent), deduplicated, in order. */
+  recursors: string[];
+  dnsConfig: DnsConfig;
+  nodeMeta: Record<string, string>;
+  services: ServiceDefinition[];
+  /** Checks defined at top level (`check`/`checks`); those with serviceId bind to that service. */
+  checks: CheckDefinition[];
+  enableScriptChecks: boolean;
+  enableLocalScriptChecks: boolean;
+  /** ms; output-only check changes are written at most this often. */
+  checkUpdateInterval: number;
+  /** Plugins this host runs, by name, and their options. */
+  plugins: string[];
+  pluginConfig: Record<string, Record<string, unknown>>;
+  logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error';
+  /** The files this config was read from, in load order. */
+  sources: string[];
+}

@@ -1,0 +1,31 @@
+/**
+ * The plugins this build ships, by name. A host runs the ones its config names (`plugins`,
+ * `-plugin`); the core runs with none.
+ */
+import { ERR, HeraldError } from './errors.ts';
+import type { HeraldPlugin } from './plugin.ts';
+
+const AVAILABLE: Record<string, () => Promise<{ default: HeraldPlugin }>> = {
+  zones: () => import('../plugins/zones/index.ts'),
+  forward: () => import('../plugins/forward/index.ts'),
+};
+
+/** Plugins a host runs when its config names none. */
+export const DEFAULT_PLUGINS: readonly string[] = ['zones', 'forward'];
+
+export function availablePluginNames(): string[] {
+  return Object.keys(AVAILABLE);
+}
+
+/** Import the named plugins, in order. Unknown names fail with the list of known ones. */
+export async function resolvePlugins(names: readonly string[]): Promise<HeraldPlugin[]> {
+  const out: HeraldPlugin[] = [];
+  for (const name of names) {
+    const load = AVAILABLE[name];
+    if (!load) {
+      throw new HeraldError(ERR.PLUGIN_UNKNOWN, `unknown plugin "${name}" (available: ${availablePluginNames().join(', ')})`);
+    }
+    out.push((await load()).default);
+  }
+  return out;
+}
