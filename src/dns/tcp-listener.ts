@@ -54,7 +54,7 @@ export function listenTcp(handler: QueryHandler, host: string, port: number, opt
         off += 2 + len;
         const reply = handler.handle(msg, 't', remote);
         if (reply === undefined) continue;
-        if (reply instanceof Buffer) {
+        if (!(reply instanceof Promise)) {
           write(reply);
           continue;
         }

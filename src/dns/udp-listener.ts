@@ -20,8 +20,8 @@ export function listenUdp(handler: QueryHandler, host: string, port: number): Pr
   sock.on('message', (msg, rinfo) => {
     const reply = handler.handle(msg, 'u', rinfo);
     if (reply === undefined) return;
-    if (reply instanceof Buffer) sock.send(reply, rinfo.port, rinfo.address);
-    else reply.then((r) => send(r, rinfo.port, rinfo.address));
+    if (reply instanceof Promise) reply.then((r) => send(r, rinfo.port, rinfo.address));
+    else sock.send(reply, rinfo.port, rinfo.address);
   });
   // A send to a vanished client (ICMP unreachable) surfaces here; it is not fatal.
   sock.on('error', () => {});

@@ -111,7 +111,7 @@ export class CheckManager {
       this.update(def);
       return;
     }
-    this.admit(def);
+    this.validate(def);
     const entry: Entry = {
       def,
       generation: 0,
@@ -123,6 +123,12 @@ export class CheckManager {
     this.checks.set(def.id, entry);
     this.startEntry(entry);
     this.armReaper();
+  }
+
+  /** Takes new script permissions and write interval (reload); running checks keep running. */
+  reconfigure(opts: Pick<CheckManagerOptions, 'allowScripts' | 'checkUpdateInterval'>): void {
+    this.opts.allowScripts = opts.allowScripts;
+    this.opts.checkUpdateInterval = opts.checkUpdateInterval;
   }
 
   /**
@@ -138,7 +144,7 @@ export class CheckManager {
       return true;
     }
     if (canonical(entry.def) === canonical(def)) return false;
-    this.admit(def);
+    this.validate(def);
     this.stopEntry(entry);
     entry.def = def;
     this.startEntry(entry);
@@ -197,7 +203,7 @@ export class CheckManager {
   }
 
   /** Validates a definition and the script policy; throws, changes nothing. */
-  private admit(def: CheckDefinition): void {
+  validate(def: CheckDefinition): void {
     if (!def.id) throw new HeraldError(ERR.CHECK_INVALID, 'CheckID missing');
     const interval = def.interval ?? 0;
     const ttl = def.ttl ?? 0;

@@ -1,0 +1,286 @@
+/**
+ * One Herald agent: wires config, the log and state machine, the health-filtered view, the
+ * DNS front end, the local checks and the plugins, and starts and stops them in phases.
+ *
+ * Data flow (DESIGN.md): local services and checks -> commands -> log -> state machine ->
+ * change feed -> view -> exact cache invalidation -> DNS. With the single-node log the whole
+ * chain runs synchronously inside `propose`, so a check flip has dropped the affected cached
+ * answers before the event loop reads the next packet.
+ */
+import os from 'node:os';
+import type { CheckFields, HealthStatus, NodeFields } from '../catalog/types.ts';
+import { StateMachine } from '../catalog/state-machine.ts';
+import { LocalLog } from '../raft/local-log.ts';
+import { CatalogView } from '../view/catalog-view.ts';
+import { AnswerCache } from '../dns/answer-cache.ts';
+import { ConsulResolver } from '../dns/consul-resolver.ts';
+import { orderHooks } from '../dns/chain.ts';
+import { QueryHandler } from '../dns/query-handler.ts';
+import { listenUdp, type UdpListener } from '../dns/udp-listener.ts';
+import { listenTcp, type TcpListener } from '../dns/tcp-listener.ts';
+import { PluginHost } from '../plugin-host.ts';
+import { resolvePlugins } from '../plugins-available.ts';
+import type { CoreAccess, DnsHook } from '../plugin.ts';
+import { ERR, HeraldError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import { CheckManager } from './checks/check-manager.ts';
+import type { CheckDefinition, RuntimeConfig, ServiceDefinition } from './config-types.ts';
+import { LocalState, SERF_HEALTH } from './local-state.ts';
+
+/** How often the full anti-entropy sync runs (Consul: about a minute). */
+const SYNC_INTERVAL_MS = 60_000;
+
+export interface AgentOptions {
+  log: Logger;
+}
+
+export class Agent {
+  readonly sm = new StateMachine();
+  readonly raftLog: LocalLog;
+  readonly view: CatalogView;
+  readonly dns: QueryHandler;
+  readonly plugins: PluginHost;
+  readonly local: LocalState;
+  readonly checks: CheckManager;
+  private readonly resolver: ConsulResolver;
+  private readonly consulHook: DnsHook;
+  private udp?: UdpListener;
+  private tcp?: TcpListener;
+  private syncTimer?: NodeJS.Timeout;
+  private cfg: RuntimeConfig;
+  private readonly log: Logger;
+  private stopping = false;
+
+  private constructor(config: RuntimeConfig, opts: AgentOptions) {
+    this.cfg = config;
+    this.log = opts.log;
+    this.raftLog = new LocalLog(this.sm);
+    this.view = new CatalogView(this.sm);
+    this.resolver = new ConsulResolver(this.view, config);
+    this.consulHook = { name: 'consul', resolve: (q) => this.resolver.resolve(q) };
+    this.dns = new QueryHandler({
+      cache: new AnswerCache({ maxBytes: config.dnsConfig.cacheMaxBytes }),
+      hooks: [this.consulHook],
+      dnsConfig: config.dnsConfig,
+      recursionAvailable: config.recursors.length > 0,
+      onHookError: (hook, err) => this.log.named('dns').error(`hook ${hook} failed: ${(err as Error).stack ?? err}`),
+    });
+    // Exact invalidation: the view names what a change touched, the cache drops just that.
+    this.view.onInvalidate((deps) => this.dns.invalidate(deps));
+    const core: CoreAccess = {
+      propose: (command) => this.raftLog.propose(command),
+      onChange: (listener) => this.sm.onChange(listener),
+      invalidateDns: (deps) => this.dns.invalidate(deps),
+    };
+    this.plugins = new PluginHost(config, this.log.named('plugin'), core);
+    this.local = new LocalState(nodeFields(config), this.raftLog, this.sm);
+    this.checks = new CheckManager({
+      write: (checkId: string, status: HealthStatus, output: string) => {
+        void this.local.updateCheck(checkId, status, output).catch((err) => this.log.warn(`check ${checkId}: ${(err as Error).message}`));
+      },
+      deregisterService: (serviceId: string) => {
+        this.log.info(`deregistering service ${serviceId}: critical longer than DeregisterCriticalServiceAfter`);
+        void this.removeService(serviceId);
+      },
+      allowScripts: { local: config.enableLocalScriptChecks || config.enableScriptChecks, remote: config.enableScriptChecks },
+      checkUpdateInterval: config.checkUpdateInterval,
+      logger: this.log.named('checks'),
+    });
+  }
+
+  get config(): RuntimeConfig {
+    return this.cfg;
+  }
+
+  /** Build, load plugins, register local state, then open the DNS ports. */
+  static async start(config: RuntimeConfig, opts: AgentOptions): Promise<Agent> {
+    const agent = new Agent(config, opts);
+    try {
+      await agent.boot();
+    } catch (err) {
+      await agent.stop();
+      throw err;
+    }
+    return agent;
+  }
+
+  private async boot(): Promise<void> {
+    const config = this.cfg;
+    await this.plugins.load(await resolvePlugins(config.plugins));
+    for (const ext of this.plugins.stateExtensions) this.sm.registerExtension(ext);
+    this.dns.reconfigure({ hooks: orderHooks([this.consulHook, ...this.plugins.dnsHooks]) });
+
+    await this.local.syncAll(this.nodeChecks());
+    if (config.dev) await this.registerServerService();
+    for (const def of config.services) await this.addService(def);
+    for (const def of config.checks) await this.addCheck(def);
+
+    if (config.ports.dns >= 0) {
+      const host = config.clientAddr;
+      try {
+        this.udp = await listenUdp(this.dns, host, config.ports.dns);
+        this.tcp = await listenTcp(this.dns, host, this.udp.port, {
+          idleTimeoutMs: config.dnsConfig.tcpIdleTimeout,
+          maxConnections: config.dnsConfig.tcpMaxConnections,
+        });
+      } catch (err) {
+        throw new HeraldError(ERR.LISTEN, `cannot listen for DNS on ${host}:${config.ports.dns}: ${(err as Error).message}`, { cause: err });
+      }
+      this.log.info(`DNS listening on ${host}:${this.udp.port} (udp, tcp) for ${[config.domain, config.altDomain].filter(Boolean).join(', ')}`);
+    }
+    await this.plugins.start();
+    this.syncTimer = setInterval(() => {
+      void this.local.syncAll(this.nodeChecks()).catch((err) => this.log.warn(`anti-entropy sync failed: ${(err as Error).message}`));
+    }, SYNC_INTERVAL_MS);
+    this.syncTimer.unref();
+  }
+
+  /** The DNS port actually bound (useful with port 0 in tests). */
+  get dnsPort(): number {
+    return this.udp?.port ?? -1;
+  }
+
+  /** Register a service and start its checks. Script checks are refused unless enabled. */
+  async addService(def: ServiceDefinition): Promise<void> {
+    const previous = this.local.service(def.id);
+    for (const c of def.checks) this.checks.validate(c);
+    await this.local.addService(def);
+    const keep = new Set(def.checks.map((c) => c.id));
+    for (const c of previous?.checks ?? []) if (!keep.has(c.id)) this.checks.remove(c.id);
+    for (const c of def.checks) this.checks.add(c);
+  }
+
+  async removeService(id: string): Promise<boolean> {
+    const def = this.local.service(id);
+    if (!def) return false;
+    for (const c of def.checks) this.checks.remove(c.id);
+    for (const c of this.local.checkDefs()) if (c.serviceId === id) this.checks.remove(c.id);
+    return this.local.removeService(id);
+  }
+
+  async addCheck(def: CheckDefinition): Promise<void> {
+    if (def.serviceId && !this.local.service(def.serviceId)) {
+      throw new HeraldError(ERR.CONFIG_INVALID, `ServiceID "${def.serviceId}" does not exist`);
+    }
+    this.checks.validate(def);
+    await this.local.addCheck(def);
+    this.checks.add(def);
+  }
+
+  async removeCheck(id: string): Promise<boolean> {
+    this.checks.remove(id);
+    return this.local.removeCheck(id);
+  }
+
+  /** TTL check update (the HTTP API's /v1/agent/check/pass|warn|fail|update). */
+  ttlUpdate(checkId: string, status: HealthStatus, output: string): void {
+    this.checks.ttlUpdate(checkId, status, output);
+  }
+
+  /**
+   * Re-apply a new, already validated config (SIGHUP). Plugins may refuse it, in which case
+   * nothing changes. The DNS sockets stay open throughout: no query is dropped.
+   */
+  async reload(next: RuntimeConfig): Promise<void> {
+    await this.plugins.reload(next);
+    const prev = this.cfg;
+    this.cfg = next;
+    this.resolver.setConfig(next);
+    this.local.setNode(nodeFields(next));
+    this.checks.reconfigure({
+      allowScripts: { local: next.enableLocalScriptChecks || next.enableScriptChecks, remote: next.enableScriptChecks },
+      checkUpdateInterval: next.checkUpdateInterval,
+    });
+    // Services and checks from files: drop the ones gone, (re)register the rest.
+    const nextServices = new Set(next.services.map((s) => s.id));
+    for (const def of this.local.serviceDefs()) {
+      if (def.source === 'file' && !nextServices.has(def.id)) await this.removeService(def.id);
+    }
+    const nextChecks = new Set(next.checks.map((c) => c.id));
+    for (const def of this.local.checkDefs()) {
+      if (def.source === 'file' && !def.serviceId && !nextChecks.has(def.id) && !this.isEmbedded(def.id)) await this.removeCheck(def.id);
+    }
+    for (const def of next.services) await this.addService(def);
+    for (const def of next.checks) await this.addCheck(def);
+    await this.local.registerNode(this.nodeChecks());
+    this.dns.reconfigure({ dnsConfig: next.dnsConfig, recursionAvailable: next.recursors.length > 0 });
+    if (prev.ports.dns !== next.ports.dns || prev.clientAddr !== next.clientAddr) {
+      this.log.warn('DNS port and client address changes take effect on restart');
+    }
+    this.log.info('reload complete');
+  }
+
+  private isEmbedded(checkId: string): boolean {
+    return this.local.serviceDefs().some((s) => s.checks.some((c) => c.id === checkId));
+  }
+
+  /** Graceful stop: plugins, checks, sockets. Safe to call twice. */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    if (this.syncTimer) clearInterval(this.syncTimer);
+    this.checks.stopAll();
+    await this.plugins.stop();
+    await this.udp?.close();
+    await this.tcp?.close();
+  }
+
+  /** The agent's own node check: in a single-node agent it is always alive. */
+  private nodeChecks(): CheckFields[] {
+    return [
+      {
+        checkId: SERF_HEALTH,
+        name: 'Serf Health Status',
+        status: 'passing',
+        notes: '',
+        output: 'Agent alive and reachable',
+        serviceId: '',
+        serviceName: '',
+        serviceTags: [],
+        type: 'serf',
+        definition: {},
+      },
+    ];
+  }
+
+  /** Servers register the `consul` service (port 8300); NS answers are built from it. */
+  private async registerServerService(): Promise<void> {
+    await this.raftLog.propose({
+      type: 'catalog.register',
+      node: this.local.nodeFields,
+      service: {
+        id: 'consul',
+        service: 'consul',
+        tags: [],
+        address: '',
+        port: 8300,
+        meta: {},
+        weights: { passing: 1, warning: 1 },
+        enableTagOverride: false,
+        taggedAddresses: {},
+      },
+    });
+  }
+}
+
+/** The agent's node row, as Consul agents register themselves (spec §2.4). */
+export function nodeFields(config: RuntimeConfig): NodeFields {
+  const address = advertiseAddress(config);
+  return {
+    node: config.nodeName,
+    id: config.nodeId,
+    address,
+    datacenter: config.datacenter,
+    taggedAddresses: { lan: address, lan_ipv4: address, wan: address, wan_ipv4: address },
+    meta: { ...config.nodeMeta, 'consul-network-segment': '' },
+  };
+}
+
+/** The bind address, or for 0.0.0.0 the first non-internal IPv4 (else loopback). */
+function advertiseAddress(config: RuntimeConfig): string {
+  if (config.bindAddr && config.bindAddr !== '0.0.0.0' && config.bindAddr !== '::') return config.bindAddr;
+  for (const addrs of Object.values(os.networkInterfaces())) {
+    for (const a of addrs ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
+  }
+  return '127.0.0.1';
+}

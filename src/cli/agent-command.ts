@@ -1,0 +1,66 @@
+/**
+ * `herald agent`: load and validate the whole config before anything starts, run the agent,
+ * reload on SIGHUP (a bad config is refused and the running one stays), leave on
+ * SIGINT/SIGTERM.
+ */
+import { Agent } from '../agent/agent.ts';
+import type { RuntimeConfig } from '../agent/config-types.ts';
+import { loadConfig } from '../agent/config.ts';
+import { createLogger } from '../log.ts';
+import { DEFAULT_PLUGINS } from '../plugins-available.ts';
+import { VERSION } from '../version.ts';
+
+/** `-plugin none` runs the bare core; no `plugins` at all means the default set. */
+export function effectivePlugins(config: RuntimeConfig): RuntimeConfig {
+  if (config.plugins.length === 0) return { ...config, plugins: [...DEFAULT_PLUGINS] };
+  if (config.plugins.includes('none')) return { ...config, plugins: config.plugins.filter((p) => p !== 'none') };
+  return config;
+}
+
+async function load(argv: string[]): Promise<RuntimeConfig> {
+  return effectivePlugins(await loadConfig({ flags: argv }));
+}
+
+export async function runAgent(argv: string[]): Promise<number> {
+  let config: RuntimeConfig;
+  try {
+    config = await load(argv);
+  } catch (err) {
+    process.stderr.write(`==> ${(err as Error).message}\n`);
+    return 1;
+  }
+  const log = createLogger(config.logLevel);
+  let agent: Agent;
+  try {
+    agent = await Agent.start(config, { log });
+  } catch (err) {
+    process.stderr.write(`==> ${(err as Error).message}\n`);
+    return 1;
+  }
+  log.info(
+    `Herald v${VERSION} agent running: node=${config.nodeName} dc=${config.datacenter} dns=${config.clientAddr}:${agent.dnsPort} plugins=${config.plugins.join(',') || '(none)'}`,
+  );
+
+  let reloading = Promise.resolve();
+  const onHup = (): void => {
+    reloading = reloading.then(async () => {
+      log.info('caught SIGHUP, reloading configuration');
+      try {
+        await agent.reload(await load(argv));
+      } catch (err) {
+        log.error(`reload refused, keeping the running configuration: ${(err as Error).message}`);
+      }
+    });
+  };
+  process.on('SIGHUP', onHup);
+
+  return new Promise<number>((resolve) => {
+    const shutdown = (signal: string): void => {
+      log.info(`caught ${signal}, shutting down`);
+      process.off('SIGHUP', onHup);
+      void agent.stop().then(() => resolve(0));
+    };
+    process.once('SIGINT', () => shutdown('SIGINT'));
+    process.once('SIGTERM', () => shutdown('SIGTERM'));
+  });
+}
