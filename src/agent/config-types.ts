@@ -29,7 +29,7 @@ export interface CheckDefinition {
   ttl?: number;
   /** Run interval, ms (script/http/tcp). */
   interval?: number;
-  /** Per-run timeout, ms (default 10s, never more than the interval for script checks). */
+  /** Per-run timeout, ms (script 30s; HTTP and TCP 10s, capped at the interval as Consul does). */
   timeout?: number;
   /** Initial status (Consul default: critical). */
   status: HealthStatus;
