@@ -20,6 +20,7 @@ export const ERR = {
   SCRIPT_CHECKS_DISABLED: 'HERALD_ERR_SCRIPT_CHECKS_DISABLED',
   LISTEN: 'HERALD_ERR_LISTEN',
   ZONES_PARSE: 'HERALD_ERR_ZONES_PARSE',
+  HTTP_API_FILTER: 'HERALD_ERR_HTTP_API_FILTER',
   /** A record or name cannot be put on the wire (bad name, address or oversize RDATA). */
   DNS_ENCODE: 'HERALD_ERR_DNS_ENCODE',
   /** A state-machine entry arrived with an index not above the last applied one. */
