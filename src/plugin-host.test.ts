@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { checkPlugins, PluginHost } from './plugin-host.ts';
 import { ERR } from './errors.ts';
 import { silentLogger } from './log.ts';
-import type { HeraldPlugin, CoreAccess, RuntimeConfig } from './plugin.ts';
+import type { AgentAccess, CatalogReader, HeraldPlugin, CoreAccess, RuntimeConfig } from './plugin.ts';
 
 const plugin = (name: string, dependencies?: string[], setup: HeraldPlugin['setup'] = () => {}): HeraldPlugin => ({
   name,
@@ -32,7 +32,7 @@ describe('plugin registration checks', () => {
   });
   it('runs no setup when a later plugin is invalid', async () => {
     let ran = false;
-    const host = new PluginHost(config, silentLogger, core);
+    const host = new PluginHost(config, silentLogger, core, {} as CatalogReader, {} as AgentAccess);
     await expect(host.load([plugin('a', [], () => void (ran = true)), plugin('a')])).rejects.toMatchObject({ code: ERR.PLUGIN_DUPLICATE });
     expect(ran).toBe(false);
   });
@@ -40,7 +40,7 @@ describe('plugin registration checks', () => {
 
 describe('plugin host', () => {
   it('collects hooks and passes each plugin its own options', async () => {
-    const host = new PluginHost(config, silentLogger, core);
+    const host = new PluginHost(config, silentLogger, core, {} as CatalogReader, {} as AgentAccess);
     let seen: unknown;
     const order: string[] = [];
     await host.load([
@@ -65,13 +65,13 @@ describe('plugin host', () => {
     expect(order).toEqual(['start a', 'start b', 'stop b', 'stop a']);
   });
   it('refuses state commands outside the plugin prefix', async () => {
-    const host = new PluginHost(config, silentLogger, core);
+    const host = new PluginHost(config, silentLogger, core, {} as CatalogReader, {} as AgentAccess);
     await expect(
       host.load([plugin('kv', [], (ctx) => ctx.stateExtension({ commands: ['catalog.register'], apply: () => ({ tables: [] }), snapshot: () => null, restore: () => {} }))]),
     ).rejects.toMatchObject({ code: ERR.PLUGIN_INVALID });
   });
   it('a reload refused by a plugin reports which one', async () => {
-    const host = new PluginHost(config, silentLogger, core);
+    const host = new PluginHost(config, silentLogger, core, {} as CatalogReader, {} as AgentAccess);
     await host.load([plugin('zones', [], (ctx) => ctx.onReload(() => { throw new Error('bad zone file'); }))]);
     await expect(host.reload(config)).rejects.toThrow(/plugin zones refused the reload: bad zone file/);
   });

@@ -7,6 +7,8 @@ import type { RuntimeConfig } from './agent/config-types.ts';
 import { ERR, HeraldError } from './errors.ts';
 import type { Logger } from './log.ts';
 import type {
+  AgentAccess,
+  CatalogReader,
   CliCommand,
   CoreAccess,
   DnsHook,
@@ -34,6 +36,8 @@ export class PluginHost {
     private readonly config: RuntimeConfig,
     private readonly log: Logger,
     private readonly core: CoreAccess,
+    private readonly catalog: CatalogReader,
+    private readonly agent: AgentAccess,
   ) {}
 
   /** Names of the loaded plugins, in load order. */
@@ -56,6 +60,8 @@ export class PluginHost {
     const cliNames = new Set(this.cliCommands.map((c) => c.name));
     return {
       config: this.config,
+      catalog: this.catalog,
+      agent: this.agent,
       options: this.config.pluginConfig[name] ?? {},
       log: this.log.named(name),
       core: this.core,

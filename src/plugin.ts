@@ -7,12 +7,19 @@
  * (name, dependencies) before any setup runs, in the style of fastify's plugin metadata.
  */
 import type { RuntimeConfig } from './agent/config-types.ts';
-import type { ChangeSet, Command } from './catalog/types.ts';
+import type { ChangeSet, Command, HealthStatus, NodeFields } from './catalog/types.ts';
 import type { Edns, ResourceRecord } from './dns/records.ts';
 import type { Logger } from './log.ts';
+import type { StateMachine } from './catalog/state-machine.ts';
+import type { CheckDefinition, ServiceDefinition } from './agent/config-types.ts';
+import type { DnsStats } from './dns/query-handler.ts';
 
-export type { RuntimeConfig } from './agent/config-types.ts';
-export type { Command, ChangeSet, HealthStatus } from './catalog/types.ts';
+export type { RuntimeConfig, ServiceDefinition, CheckDefinition, DnsConfig } from './agent/config-types.ts';
+export type { Command, ChangeSet, HealthStatus, NodeRow, ServiceRow, CheckRow, NodeFields, ServiceFields, CheckFields } from './catalog/types.ts';
+export type { DnsStats } from './dns/query-handler.ts';
+export { serviceDefinitionFromJson, checkDefinitionFromJson } from './agent/service-definition.ts';
+export { parseDuration, formatDuration } from './duration.ts';
+export { VERSION, CONSUL_COMPAT_VERSION } from './version.ts';
 export type { ResourceRecord, Edns } from './dns/records.ts';
 export { QTYPE, RCODE } from './dns/records.ts';
 export type { Logger } from './log.ts';
@@ -110,8 +117,78 @@ export interface CoreAccess {
   invalidateDns(deps: string[]): void;
 }
 
+/**
+ * Read access to the replicated catalog (the state machine) and its indexes, for HTTP reads
+ * and blocking queries. Returned rows are shared with the state machine: never mutate them.
+ * Indexes rise only when what they cover changes (per service, per node, the service list),
+ * so a blocking query keyed on one of them wakes only for relevant writes.
+ */
+export type CatalogReader = Pick<
+  StateMachine,
+  | 'lastIndex'
+  | 'nodes'
+  | 'getNode'
+  | 'nodeServices'
+  | 'nodeChecks'
+  | 'serviceNames'
+  | 'serviceRows'
+  | 'checksForService'
+  | 'checksByState'
+  | 'allChecks'
+  | 'serviceIndex'
+  | 'nodeIndex'
+  | 'servicesListIndex'
+  | 'nodesListIndex'
+  | 'checksIndex'
+  | 'tableIndex'
+  | 'counts'
+>;
+
+/** A local check with its live state, as `/v1/agent/checks` reports it. */
+export interface LocalCheck {
+  definition: CheckDefinition;
+  status: HealthStatus;
+  output: string;
+}
+
+/**
+ * The local agent, for the HTTP API's `/v1/agent/*` endpoints and the CLI. Writes go through
+ * the agent (and so through the log), never around it. Methods that take definitions expect
+ * them already normalised (serviceDefinitionFromJson / checkDefinitionFromJson) and throw
+ * HeraldError with Consul's message when the agent refuses them (script checks disabled,
+ * unknown service for a check, ...).
+ */
+export interface AgentAccess {
+  /** The running configuration (changes on reload). */
+  config(): RuntimeConfig;
+  /** This node's catalog row fields. */
+  node(): NodeFields;
+  services(): ServiceDefinition[];
+  checks(): LocalCheck[];
+  registerService(def: ServiceDefinition, opts?: { replaceExistingChecks?: boolean }): Promise<void>;
+  /** False when no such local service. */
+  deregisterService(id: string): Promise<boolean>;
+  registerCheck(def: CheckDefinition): Promise<void>;
+  deregisterCheck(id: string): Promise<boolean>;
+  /** TTL check pass/warn/fail/update. Throws CHECK_UNKNOWN / CHECK_NOT_TTL. Returns the stored output. */
+  ttlUpdate(checkId: string, status: HealthStatus, output: string): string;
+  /** `_service_maintenance:<id>`; false when no such service. */
+  setServiceMaintenance(serviceId: string, enable: boolean, reason: string): Promise<boolean>;
+  /** `_node_maintenance`. */
+  setNodeMaintenance(enable: boolean, reason: string): Promise<void>;
+  /** Re-read the config files as SIGHUP does. Rejects (and keeps the running config) when they are bad. */
+  reload(): Promise<void>;
+  /** Graceful leave, then the process exits. */
+  leave(): Promise<void>;
+  dnsStats(): DnsStats;
+  /** Process start time (ms since epoch), for /v1/agent/self Stats. */
+  readonly startedAt: number;
+}
+
 export interface PluginContext {
   readonly config: RuntimeConfig;
+  readonly catalog: CatalogReader;
+  readonly agent: AgentAccess;
   /** This plugin's own options (`plugin_config.<name>` in the config files). */
   readonly options: Record<string, unknown>;
   readonly log: Logger;

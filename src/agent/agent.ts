@@ -20,7 +20,7 @@ import { listenUdp, type UdpListener } from '../dns/udp-listener.ts';
 import { listenTcp, type TcpListener } from '../dns/tcp-listener.ts';
 import { PluginHost } from '../plugin-host.ts';
 import { resolvePlugins } from '../plugins-available.ts';
-import type { CoreAccess, DnsHook } from '../plugin.ts';
+import type { AgentAccess, CoreAccess, DnsHook, LocalCheck } from '../plugin.ts';
 import { ERR, HeraldError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { CheckManager } from './checks/check-manager.ts';
@@ -32,7 +32,14 @@ const SYNC_INTERVAL_MS = 60_000;
 
 export interface AgentOptions {
   log: Logger;
+  /** Re-read the config as the CLI does on SIGHUP (the HTTP API's /v1/agent/reload). */
+  reload?: () => Promise<void>;
+  /** Graceful leave and exit (the HTTP API's /v1/agent/leave). */
+  leave?: () => Promise<void>;
 }
+
+const NODE_MAINT = '_node_maintenance';
+const serviceMaint = (id: string) => `_service_maintenance:${id}`;
 
 export class Agent {
   readonly sm = new StateMachine();
@@ -50,9 +57,12 @@ export class Agent {
   private cfg: RuntimeConfig;
   private readonly log: Logger;
   private stopping = false;
+  private readonly opts: AgentOptions;
+  readonly startedAt = Date.now();
 
   private constructor(config: RuntimeConfig, opts: AgentOptions) {
     this.cfg = config;
+    this.opts = opts;
     this.log = opts.log;
     this.raftLog = new LocalLog(this.sm);
     this.view = new CatalogView(this.sm);
@@ -72,7 +82,7 @@ export class Agent {
       onChange: (listener) => this.sm.onChange(listener),
       invalidateDns: (deps) => this.dns.invalidate(deps),
     };
-    this.plugins = new PluginHost(config, this.log.named('plugin'), core);
+    this.plugins = new PluginHost(config, this.log.named('plugin'), core, this.sm, this.access());
     this.local = new LocalState(nodeFields(config), this.raftLog, this.sm);
     this.checks = new CheckManager({
       write: (checkId: string, status: HealthStatus, output: string) => {
@@ -140,9 +150,66 @@ export class Agent {
     return this.udp?.port ?? -1;
   }
 
-  /** Register a service and start its checks. Script checks are refused unless enabled. */
-  async addService(def: ServiceDefinition): Promise<void> {
+  /** What plugins (the HTTP API) may do with the local agent. */
+  private access(): AgentAccess {
+    return {
+      config: () => this.cfg,
+      node: () => this.local.nodeFields,
+      services: () => this.local.serviceDefs(),
+      checks: () => this.localChecks(),
+      registerService: (def, o) => this.addService(def, o),
+      deregisterService: (id) => this.removeService(id),
+      registerCheck: (def) => this.addCheck(def),
+      deregisterCheck: (id) => this.removeCheck(id),
+      ttlUpdate: (id, status, output) => this.checks.ttlUpdate(id, status, output),
+      setServiceMaintenance: (id, enable, reason) => this.setServiceMaintenance(id, enable, reason),
+      setNodeMaintenance: (enable, reason) => this.setNodeMaintenance(enable, reason),
+      reload: () => (this.opts.reload ? this.opts.reload() : Promise.reject(new Error('reload is not available'))),
+      leave: () => (this.opts.leave ? this.opts.leave() : this.stop()),
+      dnsStats: () => this.dns.stats,
+      startedAt: this.startedAt,
+    };
+  }
+
+  private localChecks(): LocalCheck[] {
+    return this.local.checkDefs().map((definition) => {
+      const live = this.checks.status(definition.id);
+      return { definition, status: live?.status ?? definition.status, output: live?.output ?? '' };
+    });
+  }
+
+  async setServiceMaintenance(serviceId: string, enable: boolean, reason: string): Promise<boolean> {
+    const svc = this.local.service(serviceId);
+    if (!svc) return false;
+    await this.local.setMaintenance(
+      serviceMaint(serviceId),
+      enable
+        ? maintenanceCheck(serviceMaint(serviceId), 'Service Maintenance Mode', reason || 'Maintenance mode is enabled for this service, but no reason was provided. This is a default message.', svc)
+        : undefined,
+    );
+    return true;
+  }
+
+  async setNodeMaintenance(enable: boolean, reason: string): Promise<void> {
+    await this.local.setMaintenance(
+      NODE_MAINT,
+      enable
+        ? maintenanceCheck(NODE_MAINT, 'Node Maintenance Mode', reason || 'Maintenance mode is enabled for this node, but no reason was provided. This is a default message.')
+        : undefined,
+    );
+  }
+
+  /**
+   * Register a service and start its checks. Script checks are refused unless enabled.
+   * Checks the previous registration had and this one lacks are kept unless
+   * `replaceExistingChecks` (Consul's `?replace-existing-checks`); config reloads replace.
+   */
+  async addService(def: ServiceDefinition, opts: { replaceExistingChecks?: boolean } = { replaceExistingChecks: true }): Promise<void> {
     const previous = this.local.service(def.id);
+    if (previous && !opts.replaceExistingChecks) {
+      const ids = new Set(def.checks.map((c) => c.id));
+      def = { ...def, checks: [...def.checks, ...previous.checks.filter((c) => !ids.has(c.id))] };
+    }
     for (const c of def.checks) this.checks.validate(c);
     await this.local.addService(def);
     const keep = new Set(def.checks.map((c) => c.id));
@@ -167,8 +234,15 @@ export class Agent {
     this.checks.add(def);
   }
 
+  /** Remove a check, standalone or embedded in a service definition. */
   async removeCheck(id: string): Promise<boolean> {
+    const owner = this.local.serviceDefs().find((s) => s.checks.some((c) => c.id === id));
     this.checks.remove(id);
+    if (owner) {
+      await this.local.addService({ ...owner, checks: owner.checks.filter((c) => c.id !== id) });
+      await this.raftLog.propose({ type: 'catalog.deregister', node: this.local.nodeFields.node, checkId: id });
+      return true;
+    }
     return this.local.removeCheck(id);
   }
 
@@ -261,6 +335,21 @@ export class Agent {
       },
     });
   }
+}
+
+function maintenanceCheck(checkId: string, name: string, notes: string, svc?: ServiceDefinition): CheckFields {
+  return {
+    checkId,
+    name,
+    status: 'critical',
+    notes,
+    output: '',
+    serviceId: svc?.id ?? '',
+    serviceName: svc?.name ?? '',
+    serviceTags: svc?.tags ?? [],
+    type: 'maintenance',
+    definition: {},
+  };
 }
 
 /** The agent's node row, as Consul agents register themselves (spec §2.4). */

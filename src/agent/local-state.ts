@@ -18,6 +18,8 @@ export class LocalState {
   private readonly services = new Map<string, ServiceDefinition>();
   /** Node-level checks (serviceId ''), and service checks registered on their own. */
   private readonly checks = new Map<string, CheckDefinition>();
+  /** Maintenance checks (`_node_maintenance`, `_service_maintenance:<id>`): no runner, always critical. */
+  private readonly maintenance = new Map<string, CheckFields>();
   /** The last status and output written for each check, so re-registering keeps live health. */
   private readonly lastWritten = new Map<string, { status: HealthStatus; output: string }>();
 
@@ -69,6 +71,7 @@ export class LocalState {
     if (!def) return false;
     this.services.delete(id);
     for (const c of def.checks) this.lastWritten.delete(c.id);
+    this.maintenance.delete(`_service_maintenance:${id}`);
     // Standalone checks bound to the service go with it, as the catalog drops them too.
     for (const [cid, c] of this.checks) {
       if (c.serviceId === id) {
@@ -94,6 +97,20 @@ export class LocalState {
     return true;
   }
 
+  /** Enter (fields) or leave (undefined) a maintenance mode; its check is owned like any other. */
+  async setMaintenance(checkId: string, fields: CheckFields | undefined): Promise<void> {
+    if (fields) {
+      this.maintenance.set(checkId, fields);
+      await this.log.propose({ type: 'catalog.register', node: this.node, checks: [fields] });
+    } else if (this.maintenance.delete(checkId)) {
+      await this.log.propose({ type: 'catalog.deregister', node: this.node.node, checkId });
+    }
+  }
+
+  maintenanceChecks(): CheckFields[] {
+    return [...this.maintenance.values()];
+  }
+
   /** Record a check result in the catalog (the check manager decides when). */
   async updateCheck(checkId: string, status: HealthStatus, output: string): Promise<void> {
     this.lastWritten.set(checkId, { status, output });
@@ -111,7 +128,11 @@ export class LocalState {
    */
   async syncAll(nodeChecks: CheckFields[]): Promise<void> {
     await this.registerNode(nodeChecks);
-    const ownedChecks = new Set([...nodeChecks.map((c) => c.checkId), ...this.checkDefs().map((c) => c.id)]);
+    const ownedChecks = new Set([
+      ...nodeChecks.map((c) => c.checkId),
+      ...this.checkDefs().map((c) => c.id),
+      ...this.maintenance.keys(),
+    ]);
     for (const row of this.sm.nodeServices(this.node.node)) {
       if (!this.services.has(row.id)) await this.log.propose({ type: 'catalog.deregister', node: this.node.node, serviceId: row.id });
     }
@@ -120,6 +141,8 @@ export class LocalState {
     }
     for (const def of this.services.values()) await this.addService(def);
     for (const def of this.checks.values()) await this.addCheck(def);
+    const maint = this.maintenanceChecks();
+    if (maint.length) await this.log.propose({ type: 'catalog.register', node: this.node, checks: maint });
   }
 
   private checkFields(def: CheckDefinition, svc: ServiceDefinition | undefined): CheckFields {

@@ -31,8 +31,16 @@ export async function runAgent(argv: string[]): Promise<number> {
   }
   const log = createLogger(config.logLevel);
   let agent: Agent;
+  // Reloads are serialised: SIGHUP and /v1/agent/reload share one queue.
+  let reloading: Promise<void> = Promise.resolve();
+  const reload = (): Promise<void> => {
+    const next = reloading.then(async () => agent.reload(await load(argv)));
+    reloading = next.catch(() => {});
+    return next;
+  };
+  let leave: () => void = () => {};
   try {
-    agent = await Agent.start(config, { log });
+    agent = await Agent.start(config, { log, reload, leave: async () => leave() });
   } catch (err) {
     process.stderr.write(`==> ${(err as Error).message}\n`);
     return 1;
@@ -41,16 +49,9 @@ export async function runAgent(argv: string[]): Promise<number> {
     `Herald v${VERSION} agent running: node=${config.nodeName} dc=${config.datacenter} dns=${config.clientAddr}:${agent.dnsPort} plugins=${config.plugins.join(',') || '(none)'}`,
   );
 
-  let reloading = Promise.resolve();
   const onHup = (): void => {
-    reloading = reloading.then(async () => {
-      log.info('caught SIGHUP, reloading configuration');
-      try {
-        await agent.reload(await load(argv));
-      } catch (err) {
-        log.error(`reload refused, keeping the running configuration: ${(err as Error).message}`);
-      }
-    });
+    log.info('caught SIGHUP, reloading configuration');
+    reload().catch((err) => log.error(`reload refused, keeping the running configuration: ${(err as Error).message}`));
   };
   process.on('SIGHUP', onHup);
 
@@ -60,6 +61,8 @@ export async function runAgent(argv: string[]): Promise<number> {
       process.off('SIGHUP', onHup);
       void agent.stop().then(() => resolve(0));
     };
+    // The HTTP API's /v1/agent/leave answers first, then the agent leaves.
+    leave = () => setImmediate(() => shutdown('leave request'));
     process.once('SIGINT', () => shutdown('SIGINT'));
     process.once('SIGTERM', () => shutdown('SIGTERM'));
   });
