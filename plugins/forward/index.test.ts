@@ -20,6 +20,9 @@ function fakeContext(cfg: RuntimeConfig) {
   const stops: Array<() => void | Promise<void>> = [];
   const ctx: PluginContext = {
     config: cfg,
+    // The DNS plugins never read the catalog or the agent.
+    catalog: {} as PluginContext['catalog'],
+    agent: {} as PluginContext['agent'],
     options: {},
     log: silentLogger,
     core: { propose: () => Promise.reject(new Error('unused')), onChange: () => () => {}, invalidateDns: () => {} },

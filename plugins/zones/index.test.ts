@@ -15,6 +15,9 @@ function fakeContext(zoneDir: string | undefined, logs: string[] = []) {
   const config = { zoneDir } as RuntimeConfig;
   const ctx: PluginContext = {
     config,
+    // The DNS plugins never read the catalog or the agent.
+    catalog: {} as PluginContext['catalog'],
+    agent: {} as PluginContext['agent'],
     options: {},
     log: { ...silentLogger, info: (m) => logs.push(m), warn: (m) => logs.push(m) },
     core: {
