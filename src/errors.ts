@@ -21,6 +21,16 @@ export const ERR = {
   LISTEN: 'HERALD_ERR_LISTEN',
   ZONES_PARSE: 'HERALD_ERR_ZONES_PARSE',
   HTTP_API_FILTER: 'HERALD_ERR_HTTP_API_FILTER',
+  /** HTTP API: a request Herald refuses (malformed body, bad parameter); sent as 400 plain text. */
+  HTTP_API_BAD_REQUEST: 'HERALD_ERR_HTTP_API_BAD_REQUEST',
+  /** HTTP API: the named service, check or node is not known to the agent; sent as 404. */
+  HTTP_API_NOT_FOUND: 'HERALD_ERR_HTTP_API_NOT_FOUND',
+  /** HTTP API: the request body is over the configured limit; sent as 413. */
+  HTTP_API_BODY_TOO_LARGE: 'HERALD_ERR_HTTP_API_BODY_TOO_LARGE',
+  /** HTTP API: the method is not one the route serves; sent as 405 with `Allow`. */
+  HTTP_API_METHOD_NOT_ALLOWED: 'HERALD_ERR_HTTP_API_METHOD_NOT_ALLOWED',
+  /** HTTP API: `?dc=` names a datacenter this agent cannot reach (`No path to datacenter`, 500). */
+  HTTP_API_NO_PATH_TO_DC: 'HERALD_ERR_HTTP_API_NO_PATH_TO_DC',
   /** A record or name cannot be put on the wire (bad name, address or oversize RDATA). */
   DNS_ENCODE: 'HERALD_ERR_DNS_ENCODE',
   /** A state-machine entry arrived with an index not above the last applied one. */
@@ -33,6 +43,16 @@ export const ERR = {
   SERVICE_UNKNOWN: 'HERALD_ERR_SERVICE_UNKNOWN',
   /** A state snapshot cannot be restored (wrong format, bad row, unknown extension). */
   SNAPSHOT_INVALID: 'HERALD_ERR_SNAPSHOT_INVALID',
+  /** CLI: `-http-addr` / HERALD_HTTP_ADDR / CONSUL_HTTP_ADDR is not `[http[s]://]host[:port]`. */
+  CLI_HTTP_ADDR_INVALID: 'HERALD_ERR_CLI_HTTP_ADDR_INVALID',
+  /** CLI: the agent's HTTP API could not be reached (refused, unresolvable, reset, timed out). */
+  CLI_AGENT_UNREACHABLE: 'HERALD_ERR_CLI_AGENT_UNREACHABLE',
+  /** CLI: the agent answered with a non-2xx status; the message carries the status and body. */
+  CLI_AGENT_STATUS: 'HERALD_ERR_CLI_AGENT_STATUS',
+  /** CLI: the agent answered 2xx with a body that is not the JSON the endpoint documents. */
+  CLI_AGENT_RESPONSE: 'HERALD_ERR_CLI_AGENT_RESPONSE',
+  /** CLI: a service-definition file given to `services register|deregister` is unusable. */
+  CLI_SERVICE_FILE: 'HERALD_ERR_CLI_SERVICE_FILE',
 } as const;
 
 export type ErrorCode = (typeof ERR)[keyof typeof ERR];
