@@ -248,6 +248,27 @@ describe('transports, trimming and EDNS', () => {
     }
   });
 
+  it('echoes client subnet with scope 0 and still serves cookie-bearing queries from the cache', async () => {
+    const withOpt = (options: unknown[]) =>
+      dnsPacket.encode({
+        type: 'query',
+        id: 77,
+        flags: dnsPacket.RECURSION_DESIRED,
+        questions: [{ type: 'A', name: 'web.service.consul', class: 'IN' }],
+        additionals: [{ type: 'OPT', name: '.', udpPayloadSize: 1232, flags: dnsPacket.DNSSEC_OK, options } as unknown as dnsPacket.Answer],
+      });
+    const ecs = dnsPacket.decode((await udpRaw(withOpt([{ code: 8, family: 1, sourcePrefixLength: 24, scopePrefixLength: 0, ip: '192.0.2.0' }]), port))!);
+    const opt = (ecs.additionals ?? []).find((x) => x.type === 'OPT') as unknown as { options: { code: number; sourcePrefixLength: number; scopePrefixLength: number }[]; flags: number };
+    expect(opt.options).toEqual([expect.objectContaining({ code: 8, sourcePrefixLength: 24, scopePrefixLength: 0 })]);
+    // RFC 3225 §3: the DO bit is copied into the reply.
+    expect(opt.flags & dnsPacket.DNSSEC_OK).toBeTruthy();
+    const cookie = withOpt([{ code: 10, data: Buffer.from('0123456789abcdef', 'hex') }]);
+    await udpRaw(cookie, port);
+    const hits = agent.dns.stats.hits;
+    expect((await udpRaw(cookie, port))!.readUInt16BE(0)).toBe(77);
+    expect(agent.dns.stats.hits).toBe(hits + 1);
+  });
+
   it('rotates instances across cached answers', async () => {
     const firsts = new Set<string>();
     for (let i = 0; i < 24; i++) {

@@ -11,7 +11,7 @@ import type { DnsAnswer, DnsHook, DnsHookResult, DnsQuery } from '../plugin.ts';
 import { AnswerCache, replyFromCache } from './answer-cache.ts';
 import { errorReply } from './error-reply.ts';
 import { shuffleInPlace } from './consul-resolver.ts';
-import { QTYPE, QCLASS_IN, RCODE, type ResourceRecord, type ResponseMessage } from './records.ts';
+import { QTYPE, QCLASS_IN, RCODE, type EdnsOption, type ResourceRecord, type ResponseMessage } from './records.ts';
 import { fitResponse } from './trim.ts';
 import { createQueryView, questionName, QueryStatus, readQuery, type QueryView } from './wire-query.ts';
 
@@ -106,7 +106,8 @@ export class QueryHandler {
     const view = transport === 'u' ? this.udpView : this.tcpView;
     const status = readQuery(packet, transport, view);
     if (status === QueryStatus.OK) {
-      if (!view.ednsHasOptions) {
+      // Only client-subnet changes a reply; cookies and other options still hit the cache.
+      if (view.ednsEcsAt < 0) {
         const entry = this.cache.get(view.key);
         if (entry !== undefined) {
           this.stats.hits++;
@@ -155,7 +156,7 @@ export class QueryHandler {
       class: view.qclass,
       transport: transport === 'u' ? 'udp' : 'tcp',
       edns: view.hasEdns
-        ? { udpSize: view.ednsUdpSize, extendedRcode: 0, version: view.ednsVersion, dnssecOk: view.ednsDo, options: [] }
+        ? { udpSize: view.ednsUdpSize, extendedRcode: 0, version: view.ednsVersion, dnssecOk: view.ednsDo, options: ecsEcho(packet, view.ednsEcsAt) }
         : undefined,
       packet,
       remote,
@@ -165,7 +166,7 @@ export class QueryHandler {
       id: view.id,
       opcode: view.opcode,
       key: view.key,
-      cacheable: !view.ednsHasOptions,
+      cacheable: view.ednsEcsAt < 0,
       epoch: this.epoch,
       // Errors later need a view of this packet; the shared one will have moved on.
       errorView: { ...view },
@@ -251,8 +252,11 @@ export class QueryHandler {
         answers: limit !== undefined && limit > 0 ? order.slice(0, limit) : order,
         authority: answer.authority,
         additional: answer.additional,
-        // Echo the requester's UDP size (spec §1.7).
-        edns: query.edns ? { udpSize: query.edns.udpSize, extendedRcode: 0, version: 0, dnssecOk: false, options: [] } : undefined,
+        // Echo the requester's UDP size (spec §1.7) and DO bit (RFC 3225 §3); ECS comes back
+        // with scope 0: Herald's answers do not depend on the client's subnet (RFC 7871 §7.2.1).
+        edns: query.edns
+          ? { udpSize: query.edns.udpSize, extendedRcode: 0, version: 0, dnssecOk: query.edns.dnssecOk, options: query.edns.options }
+          : undefined,
       };
       const fitted = fitResponse(msg, {
         transport: udp ? 'udp' : 'tcp',
@@ -275,6 +279,16 @@ interface MissMeta {
   cacheable: boolean;
   epoch: number;
   errorView: QueryView;
+}
+
+/** The client-subnet option of the query, with its scope prefix set to 0 for the reply. */
+function ecsEcho(packet: Buffer, at: number): EdnsOption[] {
+  if (at < 0 || at + 4 > packet.length) return [];
+  const len = packet.readUInt16BE(at + 2);
+  if (at + 4 + len > packet.length || len < 4) return [];
+  const data = Buffer.from(packet.subarray(at + 4, at + 4 + len));
+  data[3] = 0;
+  return [{ code: 8, data }];
 }
 
 function rotate<T>(a: readonly T[], by: number): T[] {
