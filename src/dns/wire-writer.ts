@@ -21,7 +21,7 @@
  */
 import { isIPv6 } from 'node:net';
 import { ERR, HeraldError } from '../errors.ts';
-import type { Edns, ResourceRecord, ResponseMessage } from './records.ts';
+import { QTYPE, type Edns, type ResourceRecord, type ResponseMessage } from './records.ts';
 
 /** Encoder switches. */
 export interface EncodeOptions {
@@ -364,20 +364,8 @@ function writeTexts(texts: readonly string[]): void {
   }
 }
 
-const TYPE_CODE: Record<ResourceRecord['type'], number> = {
-  A: 1,
-  NS: 2,
-  CNAME: 5,
-  SOA: 6,
-  PTR: 12,
-  MX: 15,
-  TXT: 16,
-  AAAA: 28,
-  SRV: 33,
-};
-
 function writeRecord(rr: ResourceRecord): void {
-  const type = TYPE_CODE[rr.type];
+  const type = QTYPE[rr.type];
   if (type === undefined) fail(`unsupported record type ${JSON.stringify((rr as { type: unknown }).type)}`);
   writeName(rr.name, true);
   u16(type);
