@@ -115,6 +115,12 @@ export interface CoreAccess {
   onChange(listener: (change: ChangeSet) => void): () => void;
   /** Drop every cached DNS answer that depends on one of these keys. */
   invalidateDns(deps: string[]): void;
+  /**
+   * The HTTP route groups every plugin registered with `ctx.httpRoutes`, in registration order,
+   * for the plugin that owns the HTTP server to mount. Complete once all setups have run (read
+   * it in an onStart hook, not in setup). Optional so hand-made test contexts need not stub it.
+   */
+  httpRouteGroups?(): readonly { plugin: string; routes: HttpRoutes }[];
 }
 
 /**

@@ -8,10 +8,11 @@ import type { HeraldPlugin } from './plugin.ts';
 const AVAILABLE: Record<string, () => Promise<{ default: HeraldPlugin }>> = {
   zones: () => import('../plugins/zones/index.ts'),
   forward: () => import('../plugins/forward/index.ts'),
+  'http-api': () => import('../plugins/http-api/index.ts'),
 };
 
 /** Plugins a host runs when its config names none. */
-export const DEFAULT_PLUGINS: readonly string[] = ['zones', 'forward'];
+export const DEFAULT_PLUGINS: readonly string[] = ['zones', 'forward', 'http-api'];
 
 export function availablePluginNames(): string[] {
   return Object.keys(AVAILABLE);

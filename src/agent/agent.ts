@@ -81,6 +81,8 @@ export class Agent {
       propose: (command) => this.raftLog.propose(command),
       onChange: (listener) => this.sm.onChange(listener),
       invalidateDns: (deps) => this.dns.invalidate(deps),
+      // Read lazily: the host is created just below, and groups are complete only after load().
+      httpRouteGroups: () => this.plugins.httpRoutes,
     };
     this.plugins = new PluginHost(config, this.log.named('plugin'), core, this.sm, this.access());
     this.local = new LocalState(nodeFields(config), this.raftLog, this.sm);

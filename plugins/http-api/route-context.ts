@@ -1,0 +1,71 @@
+/**
+ * What route modules get: the core access the plugin was given, the blocking-query registry,
+ * and the few per-request decisions every route shares (pretty printing, the blocking read).
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { AgentAccess, CatalogReader, CoreAccess, Logger } from '../../src/plugin.ts';
+import { blockUntilChanged, parseBlockingParams, type WaiterRegistry } from './blocking.ts';
+import { setQueryMeta } from './headers.ts';
+import { checkDatacenter, parseReadOptions, type ReadOptions } from './read-options.ts';
+import { hasFlag, type Query } from './query-params.ts';
+import { sendJson } from './wire.ts';
+
+/** The plugin-context subset the HTTP API needs (a PluginContext satisfies it). */
+export interface HttpApiDeps {
+  readonly catalog: CatalogReader;
+  readonly agent: AgentAccess;
+  readonly core: Pick<CoreAccess, 'propose' | 'onChange' | 'httpRouteGroups'>;
+  readonly log: Logger;
+}
+
+export interface RouteContext extends HttpApiDeps {
+  readonly waiters: WaiterRegistry;
+}
+
+/** The request's query as fastify parsed it. */
+export function queryOf(req: FastifyRequest): Query {
+  return req.query as Query;
+}
+
+/** The `*` part of a prefix route, percent-decoded (an empty ID is the caller's to refuse). */
+export function restOf(req: FastifyRequest): string {
+  return (req.params as { '*'?: string })['*'] ?? '';
+}
+
+/** `?pretty` (presence), or dev mode, as Consul's marshalJSON decides. */
+export function wantsPretty(ctx: RouteContext, req: FastifyRequest): boolean {
+  return hasFlag(queryOf(req), 'pretty') || ctx.agent.config().dev;
+}
+
+/** A catalog/health read: one watched resource, its index, and the body built after any wait. */
+export interface BlockingRead {
+  /** Registry key of the resource (WAIT_KEY.*). */
+  key: string;
+  /** Its current index (the X-Consul-Index the answer carries). */
+  index: () => bigint;
+  /** Builds the response value; runs once, after the wait. */
+  body: () => unknown;
+  /** Endpoint supports `?cached` (catalog/service, health/service). */
+  cacheable?: boolean;
+  /** Answer status (404 reads still carry the index headers). */
+  status?: number;
+}
+
+/**
+ * Runs a catalog/health read the Consul way: validate `?dc`, consistency flags, `?index`/`?wait`
+ * before anything else (so a bad parameter is a 400 with nothing computed), block if asked,
+ * then build the body and send it with the query-metadata headers.
+ */
+export async function blockingRead(ctx: RouteContext, req: FastifyRequest, reply: FastifyReply, read: BlockingRead): Promise<FastifyReply> {
+  const q = queryOf(req);
+  checkDatacenter(q, ctx.agent.config().datacenter);
+  const opts: ReadOptions = parseReadOptions(q, read.cacheable);
+  const params = parseBlockingParams(q);
+  if (params.index !== 0n) await blockUntilChanged(ctx.waiters, params, read.key, read.index, reply.raw);
+  // Index and body are taken in one synchronous step: no write can land between them.
+  const index = read.index();
+  const body = read.body();
+  setQueryMeta(reply, index, opts);
+  if (read.status) reply.code(read.status);
+  return sendJson(reply, body, wantsPretty(ctx, req));
+}
