@@ -1,27 +1,50 @@
 /**
  * `herald <command> [args]`: dispatches to the subcommands. Exit codes follow Consul's CLI:
- * 0 success, 1 error.
+ * 0 success, 1 error (`members` returns 2 when no member matches -status, as Consul does).
+ * Each command's module is imported only when it runs, so the client commands start without
+ * loading the agent.
  */
-import { runAgent } from './agent-command.ts';
-import { VERSION } from '../version.ts';
 
 const USAGE = `Usage: herald <command> [args]
 
 Commands:
   agent      Run a Herald agent (herald agent -dev for a local dev agent)
+  catalog    Interact with the catalog (services, nodes, datacenters)
+  info       Provides debugging information for operators
+  leave      Gracefully leaves the cluster and shuts down the agent
+  members    Lists the members of the cluster
+  reload     Triggers the agent to reload configuration files
+  services   Register and deregister services with the local agent
   version    Print the Herald version
+
+The client commands talk to an agent's HTTP API: -http-addr (or HERALD_HTTP_ADDR,
+CONSUL_HTTP_ADDR; default 127.0.0.1:8500) and -token (or HERALD_HTTP_TOKEN,
+CONSUL_HTTP_TOKEN). Run "herald <command> -h" for a command's options.
 `;
 
+/** Runs `herald` with `argv` (without the node and script paths); resolves with the exit code. */
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'agent':
-      return runAgent(rest);
+      return (await import('./agent-command.ts')).runAgent(rest);
+    case 'members':
+      return (await import('./commands/members.ts')).runMembers(rest);
+    case 'catalog':
+      return (await import('./commands/catalog.ts')).runCatalog(rest);
+    case 'services':
+      return (await import('./commands/services.ts')).runServices(rest);
+    case 'reload':
+      return (await import('./commands/reload.ts')).runReload(rest);
+    case 'leave':
+      return (await import('./commands/leave.ts')).runLeave(rest);
+    case 'info':
+      return (await import('./commands/info.ts')).runInfo(rest);
     case 'version':
+      return (await import('./commands/version.ts')).runVersion(rest);
     case '-version':
     case '--version':
-      process.stdout.write(`Herald v${VERSION}\n`);
-      return 0;
+      return (await import('./commands/version.ts')).runVersion([]);
     case undefined:
     case 'help':
     case '-h':
