@@ -248,3 +248,24 @@ export function usageError(fs: FlagSet, io: CliIo, message: string): number {
   io.err(`${message}\n\n${fs.usage().trimEnd()}`);
   return 1;
 }
+
+/**
+ * Run `<group> <sub> ...` from a table of subcommands: help on `-h`, the group's usage (exit 1)
+ * when no subcommand or an unknown one is given, as Consul's CLI does.
+ */
+export function dispatchSubcommand(
+  group: string,
+  argv: readonly string[],
+  table: Record<string, (rest: string[], io: CliIo) => Promise<number>>,
+  help: string,
+  io: CliIo,
+): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (sub !== undefined && Object.hasOwn(table, sub)) return table[sub]!(rest, io);
+  if (sub === '-h' || sub === '-help' || sub === '--help') {
+    io.out(help.trim());
+    return Promise.resolve(0);
+  }
+  io.err(sub === undefined ? help.trim() : `Unknown subcommand: "${group} ${sub}"\n\n${help.trim()}`);
+  return Promise.resolve(1);
+}

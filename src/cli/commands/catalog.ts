@@ -5,7 +5,7 @@
  * `TaggedAddresses Meta` and the full ID), `-service=<s>` lists the nodes providing s.
  * An empty result is reported on stderr with exit 0, as Consul does.
  */
-import { FlagSet, parseOrExit, usageError } from '../flag-set.ts';
+import { dispatchSubcommand, FlagSet, parseOrExit, usageError } from '../flag-set.ts';
 import { addHttpFlags, connectOrReport, type QueryParam } from '../http-client.ts';
 import {
   addFormatFlag,
@@ -69,26 +69,7 @@ Usage: herald catalog datacenters [options]
 
 /** `herald catalog <subcommand> ...`; resolves with the exit code. */
 export async function runCatalog(argv: readonly string[], io: CliIo = processIo): Promise<number> {
-  const [sub, ...rest] = argv;
-  switch (sub) {
-    case 'services':
-      return catalogServices(rest, io);
-    case 'nodes':
-      return catalogNodes(rest, io);
-    case 'datacenters':
-      return catalogDatacenters(rest, io);
-    case '-h':
-    case '-help':
-    case '--help':
-      io.out(HELP.trim());
-      return 0;
-    case undefined:
-      io.err(HELP.trim());
-      return 1;
-    default:
-      io.err(`Unknown subcommand: "catalog ${sub}"\n\n${HELP.trim()}`);
-      return 1;
-  }
+  return dispatchSubcommand('catalog', argv, { services: catalogServices, nodes: catalogNodes, datacenters: catalogDatacenters }, HELP, io);
 }
 
 /** `-node-meta k=v` pairs as the API's repeated `node-meta=k:v` parameters. */

@@ -12,7 +12,7 @@ import { Issues, joinIndex, joinKey } from '../../agent/config-fields.ts';
 import { JsonSyntaxError, parseJsonDocument } from '../../agent/config-json.ts';
 import { readServiceDefinition } from '../../agent/service-definition.ts';
 import { ERR } from '../../errors.ts';
-import { FlagSet, parseOrExit, usageError } from '../flag-set.ts';
+import { dispatchSubcommand, FlagSet, parseOrExit, usageError } from '../flag-set.ts';
 import { addHttpFlags, connectOrReport } from '../http-client.ts';
 import { processIo, type CliIo } from '../output.ts';
 
@@ -168,24 +168,7 @@ export function combineWithFlags(
 
 /** `herald services <subcommand> ...`; resolves with the exit code. */
 export async function runServices(argv: readonly string[], io: CliIo = processIo): Promise<number> {
-  const [sub, ...rest] = argv;
-  switch (sub) {
-    case 'register':
-      return register(rest, io);
-    case 'deregister':
-      return deregister(rest, io);
-    case '-h':
-    case '-help':
-    case '--help':
-      io.out(HELP.trim());
-      return 0;
-    case undefined:
-      io.err(HELP.trim());
-      return 1;
-    default:
-      io.err(`Unknown subcommand: "services ${sub}"\n\n${HELP.trim()}`);
-      return 1;
-  }
+  return dispatchSubcommand('services', argv, { register, deregister }, HELP, io);
 }
 
 async function register(argv: readonly string[], io: CliIo): Promise<number> {
