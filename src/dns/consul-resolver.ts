@@ -6,17 +6,13 @@
 import type { RuntimeConfig } from '../agent/config-types.ts';
 import type { NodeRow, ServiceRow } from '../catalog/types.ts';
 import type { DnsAnswer, DnsQuery } from '../plugin.ts';
-import type { CatalogView, ServiceInstance } from '../view/catalog-view.ts';
-import { decodeAddrLabel, encodeAddrLabel, expandIpv6, parseConsulName, reverseNameToIp } from './consul-name.ts';
+import { ADDR_DEP, nodeDep, svcDep, type CatalogView, type ServiceInstance } from '../view/catalog-view.ts';
+import { decodeAddrLabel, encodeAddrLabel, parseConsulName, reverseNameToIp } from './consul-name.ts';
 import { QTYPE, RCODE, type ResourceRecord } from './records.ts';
 import { serviceTtl } from './service-ttl.ts';
 
-/** Dependency keys the answer cache is invalidated by (see CatalogView.onInvalidate). */
-export const dep = {
-  service: (name: string) => `svc:${name}`,
-  node: (name: string) => `node:${name}`,
-  addresses: 'addr',
-} as const;
+/** Dependency keys the answer cache is invalidated by: the ones CatalogView.onInvalidate emits. */
+const dep = { service: svcDep, node: nodeDep, addresses: ADDR_DEP } as const;
 
 type IpFamily = 4 | 6 | 0;
 
@@ -24,14 +20,6 @@ function ipFamily(address: string): IpFamily {
   if (/^\d{1,3}(\.\d{1,3}){3}$/.test(address)) return 4;
   if (address.includes(':')) return 6;
   return 0;
-}
-
-/** The IP in the canonical text form the view indexes (RFC 5952 for IPv6). */
-function canonicalIp(ip: string): string {
-  if (!ip.includes(':')) return ip;
-  const groups = expandIpv6(ip);
-  const hex = groups.map((g) => g.padStart(4, '0')).join('');
-  return (decodeAddrLabel(hex) as { address: string }).address;
 }
 
 export class ConsulResolver {
@@ -67,8 +55,8 @@ export class ConsulResolver {
     const ctx = new AnswerContext(q, domain, this.config, this.now);
 
     // SOA and NS are answered for any name in the domain, as Consul does.
-    if (q.type === QTYPE.SOA) return ctx.soaAnswer(this.nameServers(ctx));
-    if (q.type === QTYPE.NS) return ctx.nsAnswer(this.nameServers(ctx));
+    if (q.type === QTYPE.SOA) return ctx.soaAnswer(this.nameServers());
+    if (q.type === QTYPE.NS) return ctx.nsAnswer(this.nameServers());
 
     const parsed = parseConsulName(labels);
     if ('dc' in parsed && parsed.dc !== undefined && parsed.dc !== this.config.datacenter) {
@@ -100,7 +88,7 @@ export class ConsulResolver {
     return undefined;
   }
 
-  private nameServers(ctx: AnswerContext): NodeRow[] {
+  private nameServers(): NodeRow[] {
     const seen = new Set<string>();
     const nodes: NodeRow[] = [];
     for (const inst of this.view.consulServers()) {
@@ -111,7 +99,6 @@ export class ConsulResolver {
     }
     // Up to 3 name servers, shuffled (spec §1.3).
     shuffleInPlace(nodes);
-    void ctx;
     return nodes.slice(0, 3);
   }
 
@@ -236,12 +223,11 @@ export class ConsulResolver {
     const ctx = new AnswerContext(q, domain, this.config, this.now);
     const deps = [dep.addresses];
     if (ip !== undefined) {
-      const canonical = canonicalIp(ip);
       const dc = this.config.datacenter;
-      const node = this.view.nodeByAddress(canonical);
+      const node = this.view.nodeByAddress(ip);
       // PTR answers carry TTL 0, as Consul hard-codes them (issue #10577).
       if (node) return ctx.positive([{ type: 'PTR', name: q.name, ttl: 0, target: `${node.node}.node.${dc}.${domain}` }], [], deps);
-      const svc = this.view.serviceByAddress(canonical);
+      const svc = this.view.serviceByAddress(ip);
       if (svc) return ctx.positive([{ type: 'PTR', name: q.name, ttl: 0, target: `${svc.service}.service.${dc}.${domain}` }], [], deps);
     }
     // Nothing of ours: let the recursors answer; without them, NXDOMAIN (not Consul 1.x's SERVFAIL).

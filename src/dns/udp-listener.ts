@@ -13,6 +13,8 @@ export interface UdpListener {
 
 export function listenUdp(handler: QueryHandler, host: string, port: number): Promise<UdpListener> {
   const type = host.includes(':') ? 'udp6' : 'udp4';
+  // 4 MiB kernel buffers ride out GC pauses: with the default the bare responder in bench/
+  // loses queries in bursts, with these it loses none (bench/RESULTS.md).
   const sock = dgram.createSocket({ type, recvBufferSize: 4 << 20, sendBufferSize: 4 << 20 });
   const send = (reply: Buffer | undefined, rport: number, raddr: string): void => {
     if (reply !== undefined) sock.send(reply, rport, raddr);
@@ -29,13 +31,6 @@ export function listenUdp(handler: QueryHandler, host: string, port: number): Pr
     sock.once('error', reject);
     sock.bind(port, host, () => {
       sock.off('error', reject);
-      try {
-        // Bigger kernel buffers ride out GC pauses without drops; best effort.
-        sock.setRecvBufferSize(4 << 20);
-        sock.setSendBufferSize(4 << 20);
-      } catch {
-        /* the kernel caps it (net.core.rmem_max); the default still works */
-      }
       resolve({
         port: sock.address().port,
         close: () => new Promise<void>((r) => sock.close(() => r())),
