@@ -25,7 +25,7 @@ import { ERR, HeraldError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { CheckManager } from './checks/check-manager.ts';
 import type { CheckDefinition, RuntimeConfig, ServiceDefinition } from './config-types.ts';
-import { LocalState, SERF_HEALTH } from './local-state.ts';
+import { forEachYielding, LocalState, SERF_HEALTH } from './local-state.ts';
 
 /** How often the full anti-entropy sync runs (Consul: about a minute). */
 const SYNC_INTERVAL_MS = 60_000;
@@ -124,8 +124,8 @@ export class Agent {
 
     await this.local.syncAll(this.nodeChecks());
     if (config.dev) await this.registerServerService();
-    for (const def of config.services) await this.addService(def);
-    for (const def of config.checks) await this.addCheck(def);
+    await forEachYielding(config.services, (def) => this.addService(def));
+    await forEachYielding(config.checks, (def) => this.addCheck(def));
 
     if (config.ports.dns >= 0) {
       const host = config.clientAddr;
@@ -276,8 +276,8 @@ export class Agent {
     for (const def of this.local.checkDefs()) {
       if (def.source === 'file' && !def.serviceId && !nextChecks.has(def.id) && !this.isEmbedded(def.id)) await this.removeCheck(def.id);
     }
-    for (const def of next.services) await this.addService(def);
-    for (const def of next.checks) await this.addCheck(def);
+    await forEachYielding(next.services, (def) => this.addService(def));
+    await forEachYielding(next.checks, (def) => this.addCheck(def));
     await this.local.registerNode(this.nodeChecks());
     this.dns.reconfigure({ dnsConfig: next.dnsConfig, recursionAvailable: next.recursors.length > 0 });
     if (prev.ports.dns !== next.ports.dns || prev.clientAddr !== next.clientAddr) {

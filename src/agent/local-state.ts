@@ -11,6 +11,22 @@ import type { StateMachine } from '../catalog/state-machine.ts';
 import type { CheckDefinition, ServiceDefinition } from './config-types.ts';
 import { formatDuration } from '../duration.ts';
 
+/** Commands proposed between two returns to the event loop in bulk work. */
+const BATCH = 256;
+
+/**
+ * Run `fn` over `items`, returning to the event loop every BATCH items. The single-node log
+ * applies synchronously, so a bulk sync or reload of thousands of services would otherwise
+ * hold the DNS socket unread for the whole loop.
+ */
+export async function forEachYielding<T>(items: Iterable<T>, fn: (item: T) => Promise<unknown>): Promise<void> {
+  let n = 0;
+  for (const item of items) {
+    await fn(item);
+    if (++n % BATCH === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+}
+
 /** The node check every agent registers for itself (spec §2.4). */
 export const SERF_HEALTH = 'serfHealth';
 
@@ -133,14 +149,13 @@ export class LocalState {
       ...this.checkDefs().map((c) => c.id),
       ...this.maintenance.keys(),
     ]);
-    for (const row of this.sm.nodeServices(this.node.node)) {
-      if (!this.services.has(row.id)) await this.log.propose({ type: 'catalog.deregister', node: this.node.node, serviceId: row.id });
-    }
-    for (const row of this.sm.nodeChecks(this.node.node)) {
-      if (!ownedChecks.has(row.checkId)) await this.log.propose({ type: 'catalog.deregister', node: this.node.node, checkId: row.checkId });
-    }
-    for (const def of this.services.values()) await this.addService(def);
-    for (const def of this.checks.values()) await this.addCheck(def);
+    const stale = this.sm.nodeServices(this.node.node).filter((row) => !this.services.has(row.id));
+    await forEachYielding(stale, (row) => this.log.propose({ type: 'catalog.deregister', node: this.node.node, serviceId: row.id }));
+    const staleChecks = this.sm.nodeChecks(this.node.node).filter((row) => !ownedChecks.has(row.checkId));
+    await forEachYielding(staleChecks, (row) => this.log.propose({ type: 'catalog.deregister', node: this.node.node, checkId: row.checkId }));
+    // Snapshots: an API write during the sync must not change what this loop walks.
+    await forEachYielding([...this.services.values()], (def) => this.addService(def));
+    await forEachYielding([...this.checks.values()], (def) => this.addCheck(def));
     const maint = this.maintenanceChecks();
     if (maint.length) await this.log.propose({ type: 'catalog.register', node: this.node, checks: maint });
   }
