@@ -53,6 +53,20 @@ export const ERR = {
   CLI_AGENT_RESPONSE: 'HERALD_ERR_CLI_AGENT_RESPONSE',
   /** CLI: a service-definition file given to `services register|deregister` is unusable. */
   CLI_SERVICE_FILE: 'HERALD_ERR_CLI_SERVICE_FILE',
+  /** Storage: the engine could not be opened (locked by another process, bad path, unknown format). */
+  STORAGE_OPEN: 'HERALD_ERR_STORAGE_OPEN',
+  /** Storage: a read or sync write failed; after a failed sync the store refuses all further writes. */
+  STORAGE_IO: 'HERALD_ERR_STORAGE_IO',
+  /** Storage: a record's length or checksum does not match (bit rot, torn write). */
+  STORAGE_CORRUPT: 'HERALD_ERR_STORAGE_CORRUPT',
+  /** Storage: appended entries do not continue the log (gap, overlap, or not ascending by one). */
+  STORAGE_NOT_CONTIGUOUS: 'HERALD_ERR_STORAGE_NOT_CONTIGUOUS',
+  /** Storage: a range starts below the first index still held (the prefix went into a snapshot). */
+  STORAGE_COMPACTED: 'HERALD_ERR_STORAGE_COMPACTED',
+  /** Storage: an argument is out of its domain (index 0 or above 2^64-1, negative maxBytes). */
+  STORAGE_INVALID: 'HERALD_ERR_STORAGE_INVALID',
+  /** Storage: the store was used after close(). */
+  STORAGE_CLOSED: 'HERALD_ERR_STORAGE_CLOSED',
 } as const;
 
 export type ErrorCode = (typeof ERR)[keyof typeof ERR];
