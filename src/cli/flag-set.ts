@@ -243,6 +243,17 @@ export function parseOrExit(fs: FlagSet, argv: readonly string[], io: CliIo): st
   return parsed.args;
 }
 
+/**
+ * Parse a command that takes flags only: the exit code to return (help, a bad flag, or a
+ * positional argument), or undefined to go on.
+ */
+export function parseNoArgs(fs: FlagSet, argv: readonly string[], io: CliIo): number | undefined {
+  const args = parseOrExit(fs, argv, io);
+  if (typeof args === 'number') return args;
+  if (args.length > 0) return usageError(fs, io, `Too many arguments (expected 0, got ${args.length})`);
+  return undefined;
+}
+
 /** Prints `message`, a blank line and the usage to stderr; returns exit code 1. */
 export function usageError(fs: FlagSet, io: CliIo, message: string): number {
   io.err(`${message}\n\n${fs.usage().trimEnd()}`);

@@ -4,7 +4,7 @@
  * ryanuber/columnize tables (members, catalog nodes), text/tabwriter pairs (catalog services
  * -tags), and indented JSON for `-format=json`.
  */
-import type { Flag, FlagSet } from './flag-set.ts';
+import { usageError, type Flag, type FlagSet } from './flag-set.ts';
 
 /** Where a command writes. `out`/`err` take one message and add the newline (mitchellh/cli's Ui). */
 export interface CliIo {
@@ -137,12 +137,17 @@ export function byteOrder(a: string, b: string): number {
 /** `-format`: `pretty` (the table, the default) or `json` (indented API answer). */
 export type OutputFormat = 'pretty' | 'json';
 
-/** Registers `-format` on a list command. Call `outputFormat` after parsing to validate it. */
+/** Registers `-format` on a list command. Call `formatOrExit` after parsing to validate it. */
 export function addFormatFlag(fs: FlagSet): Flag<string> {
   return fs.string('format', 'Output format: pretty (a table, as Consul prints it) or json (the API answer, indented).', {
     default: 'pretty',
     example: 'pretty|json',
   });
+}
+
+/** `-format` checked for a list command: the format, or exit code 1 after printing the usage. */
+export function formatOrExit(fs: FlagSet, flag: Flag<string>, io: CliIo): OutputFormat | number {
+  return outputFormat(flag) ?? usageError(fs, io, `Invalid format: ${JSON.stringify(flag.value)} (use pretty or json)`);
 }
 
 /** The validated `-format`; undefined when it names no known format. */

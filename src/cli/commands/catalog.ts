@@ -5,14 +5,14 @@
  * `TaggedAddresses Meta` and the full ID), `-service=<s>` lists the nodes providing s.
  * An empty result is reported on stderr with exit 0, as Consul does.
  */
-import { dispatchSubcommand, FlagSet, parseOrExit, usageError } from '../flag-set.ts';
+import { dispatchSubcommand, FlagSet, parseNoArgs } from '../flag-set.ts';
 import { addHttpFlags, connectOrReport, type QueryParam } from '../http-client.ts';
 import {
   addFormatFlag,
   byteOrder,
   columnize,
+  formatOrExit,
   mapToKV,
-  outputFormat,
   plainText,
   prettyJson,
   processIo,
@@ -115,11 +115,10 @@ async function catalogServices(argv: readonly string[], io: CliIo): Promise<numb
   const nodeMeta = fs.map('node-meta', 'Metadata to filter nodes with the given key=value pairs. Only services on matching nodes are listed. Repeatable.');
   const tags = fs.bool('tags', "Display each service's tags as a comma-separated list beside each service entry.");
   const format = addFormatFlag(fs);
-  const args = parseOrExit(fs, argv, io);
-  if (typeof args === 'number') return args;
-  if (args.length > 0) return usageError(fs, io, `Too many arguments (expected 0, got ${args.length})`);
-  const fmt = outputFormat(format);
-  if (!fmt) return usageError(fs, io, `Invalid format: ${JSON.stringify(format.value)} (use pretty or json)`);
+  const stop = parseNoArgs(fs, argv, io);
+  if (stop !== undefined) return stop;
+  const fmt = formatOrExit(fs, format, io);
+  if (typeof fmt === 'number') return fmt;
   const client = connectOrReport(http, io);
   if (!client) return 1;
 
@@ -210,11 +209,10 @@ async function catalogNodes(argv: readonly string[], io: CliIo): Promise<number>
   const service = fs.string('service', 'Service id or name to filter nodes. Only nodes providing the service are listed.', { example: 'id or name' });
   const filter = fs.string('filter', 'Filter expression to send with the request (?filter).', { example: 'expression' });
   const format = addFormatFlag(fs);
-  const args = parseOrExit(fs, argv, io);
-  if (typeof args === 'number') return args;
-  if (args.length > 0) return usageError(fs, io, `Too many arguments (expected 0, got ${args.length})`);
-  const fmt = outputFormat(format);
-  if (!fmt) return usageError(fs, io, `Invalid format: ${JSON.stringify(format.value)} (use pretty or json)`);
+  const stop = parseNoArgs(fs, argv, io);
+  if (stop !== undefined) return stop;
+  const fmt = formatOrExit(fs, format, io);
+  if (typeof fmt === 'number') return fmt;
   const client = connectOrReport(http, io);
   if (!client) return 1;
 
@@ -251,11 +249,10 @@ async function catalogDatacenters(argv: readonly string[], io: CliIo): Promise<n
   const fs = new FlagSet(DATACENTERS_HELP);
   const http = addHttpFlags(fs);
   const format = addFormatFlag(fs);
-  const args = parseOrExit(fs, argv, io);
-  if (typeof args === 'number') return args;
-  if (args.length > 0) return usageError(fs, io, `Too many arguments (expected 0, got ${args.length})`);
-  const fmt = outputFormat(format);
-  if (!fmt) return usageError(fs, io, `Invalid format: ${JSON.stringify(format.value)} (use pretty or json)`);
+  const stop = parseNoArgs(fs, argv, io);
+  if (stop !== undefined) return stop;
+  const fmt = formatOrExit(fs, format, io);
+  if (typeof fmt === 'number') return fmt;
   const client = connectOrReport(http, io);
   if (!client) return 1;
   let value: unknown;

@@ -3,7 +3,7 @@
  * `consul info` prints them: one `section:` line per top-level key, then a tab-indented
  * `key = value` line per entry, both in sorted order.
  */
-import { FlagSet, parseOrExit, usageError } from '../flag-set.ts';
+import { FlagSet, parseNoArgs } from '../flag-set.ts';
 import { addHttpFlags, connectOrReport } from '../http-client.ts';
 import { byteOrder, plainText, processIo, type CliIo } from '../output.ts';
 
@@ -41,9 +41,8 @@ export function infoLines(self: unknown): { lines: string[] } | { error: string 
 export async function runInfo(argv: readonly string[], io: CliIo = processIo): Promise<number> {
   const fs = new FlagSet(HELP);
   const http = addHttpFlags(fs);
-  const args = parseOrExit(fs, argv, io);
-  if (typeof args === 'number') return args;
-  if (args.length > 0) return usageError(fs, io, `Too many arguments (expected 0, got ${args.length})`);
+  const stop = parseNoArgs(fs, argv, io);
+  if (stop !== undefined) return stop;
   const client = connectOrReport(http, io);
   if (!client) return 1;
   let self: unknown;

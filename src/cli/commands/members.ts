@@ -4,9 +4,9 @@
  * DC Segment`, servers first, then by segment and name; `-detailed` prints every member tag;
  * `-status=<regexp>` filters (exit 2 when nothing matches, as Consul does).
  */
-import { FlagSet, parseOrExit, usageError } from '../flag-set.ts';
+import { FlagSet, parseNoArgs } from '../flag-set.ts';
 import { addHttpFlags, connectOrReport, type QueryParam } from '../http-client.ts';
-import { addFormatFlag, byteOrder, columnize, outputFormat, plainText, prettyJson, processIo, type CliIo } from '../output.ts';
+import { addFormatFlag, byteOrder, columnize, plainText, prettyJson, processIo, type CliIo, formatOrExit } from '../output.ts';
 import { isIP } from 'node:net';
 
 const HELP = `
@@ -119,11 +119,10 @@ export async function runMembers(argv: readonly string[], io: CliIo = processIo)
   const segment = fs.string('segment', 'If provided, output is filtered to only nodes in the given segment.');
   const filter = fs.string('filter', 'Filter expression to send with the request (?filter).', { example: 'expression' });
   const format = addFormatFlag(fs);
-  const args = parseOrExit(fs, argv, io);
-  if (typeof args === 'number') return args;
-  if (args.length > 0) return usageError(fs, io, `Too many arguments (expected 0, got ${args.length})`);
-  const fmt = outputFormat(format);
-  if (!fmt) return usageError(fs, io, `Invalid format: ${JSON.stringify(format.value)} (use pretty or json)`);
+  const stop = parseNoArgs(fs, argv, io);
+  if (stop !== undefined) return stop;
+  const fmt = formatOrExit(fs, format, io);
+  if (typeof fmt === 'number') return fmt;
 
   let statusRe: RegExp;
   try {

@@ -3,7 +3,7 @@
  * as `consul reload` and SIGHUP do (spec 2.4). The agent refuses a bad configuration and keeps
  * the running one; that refusal comes back as the error status and body.
  */
-import { FlagSet, parseOrExit, usageError } from '../flag-set.ts';
+import { FlagSet, parseNoArgs } from '../flag-set.ts';
 import { addHttpFlags, connectOrReport } from '../http-client.ts';
 import { processIo, type CliIo } from '../output.ts';
 
@@ -19,9 +19,8 @@ Usage: herald reload [options]
 export async function runReload(argv: readonly string[], io: CliIo = processIo): Promise<number> {
   const fs = new FlagSet(HELP);
   const http = addHttpFlags(fs);
-  const args = parseOrExit(fs, argv, io);
-  if (typeof args === 'number') return args;
-  if (args.length > 0) return usageError(fs, io, `Too many arguments (expected 0, got ${args.length})`);
+  const stop = parseNoArgs(fs, argv, io);
+  if (stop !== undefined) return stop;
   const client = connectOrReport(http, io);
   if (!client) return 1;
   try {

@@ -3,7 +3,7 @@
  * (src/version.ts). Local only: like `consul version`, it does not contact an agent.
  */
 import { CONSUL_COMPAT_VERSION, VERSION } from '../../version.ts';
-import { FlagSet, parseOrExit, usageError } from '../flag-set.ts';
+import { FlagSet, parseNoArgs } from '../flag-set.ts';
 import { processIo, type CliIo } from '../output.ts';
 
 const HELP = `
@@ -20,9 +20,8 @@ export function versionLines(): string[] {
 /** `herald version`; resolves with the exit code. */
 export async function runVersion(argv: readonly string[], io: CliIo = processIo): Promise<number> {
   const fs = new FlagSet(HELP);
-  const args = parseOrExit(fs, argv, io);
-  if (typeof args === 'number') return args;
-  if (args.length > 0) return usageError(fs, io, `Too many arguments (expected 0, got ${args.length})`);
+  const stop = parseNoArgs(fs, argv, io);
+  if (stop !== undefined) return stop;
   for (const line of versionLines()) io.out(line);
   return 0;
 }
