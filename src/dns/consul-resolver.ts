@@ -10,6 +10,7 @@ import { ADDR_DEP, nodeDep, svcDep, type CatalogView, type ServiceInstance } fro
 import { decodeAddrLabel, encodeAddrLabel, parseConsulName, reverseNameToIp } from './consul-name.ts';
 import { QTYPE, RCODE, type ResourceRecord } from './records.ts';
 import { serviceTtl } from './service-ttl.ts';
+import { shuffleInPlace } from './answer-order.ts';
 
 /** Dependency keys the answer cache is invalidated by: the ones CatalogView.onInvalidate emits. */
 const dep = { service: svcDep, node: nodeDep, addresses: ADDR_DEP } as const;
@@ -326,15 +327,4 @@ export function nodeMetaTxt(name: string, node: NodeRow, ttl: number): ResourceR
 
 function stripDot(name: string): string {
   return name.endsWith('.') ? name.slice(0, -1) : name;
-}
-
-/** Fisher-Yates, in place. Answers are not protocol state, so Math.random is fine here. */
-export function shuffleInPlace<T>(a: T[]): T[] {
-  for (let i = a.length - 1; i > 0; i--) {
-    const j = Math.floor(Math.random() * (i + 1));
-    const tmp = a[i]!;
-    a[i] = a[j]!;
-    a[j] = tmp;
-  }
-  return a;
 }

@@ -10,7 +10,7 @@ import type { DnsConfig } from '../agent/config-types.ts';
 import type { DnsAnswer, DnsHook, DnsHookResult, DnsQuery } from '../plugin.ts';
 import { AnswerCache, replyFromCache } from './answer-cache.ts';
 import { errorReply } from './error-reply.ts';
-import { shuffleInPlace } from './consul-resolver.ts';
+import { rotate, shuffleInPlace } from './answer-order.ts';
 import { QTYPE, QCLASS_IN, RCODE, type EdnsOption, type ResourceRecord, type ResponseMessage } from './records.ts';
 import { fitResponse } from './trim.ts';
 import { createQueryView, questionName, QueryStatus, readQuery, type QueryView } from './wire-query.ts';
@@ -291,9 +291,6 @@ function ecsEcho(packet: Buffer, at: number): EdnsOption[] {
   return [{ code: 8, data }];
 }
 
-function rotate<T>(a: readonly T[], by: number): T[] {
-  return a.slice(by).concat(a.slice(0, by));
-}
 
 /** DNS names compare case-insensitively in ASCII only (RFC 4343 §3). */
 export function asciiLower(s: string): string {
