@@ -29,8 +29,15 @@ export const ERR = {
   HTTP_API_BODY_TOO_LARGE: 'HERALD_ERR_HTTP_API_BODY_TOO_LARGE',
   /** HTTP API: the method is not one the route serves; sent as 405 with `Allow`. */
   HTTP_API_METHOD_NOT_ALLOWED: 'HERALD_ERR_HTTP_API_METHOD_NOT_ALLOWED',
+  /** HTTP API: any other status a route answers with a plain-text reason (HttpToolkit.error). */
+  HTTP_API_ERROR: 'HERALD_ERR_HTTP_API_ERROR',
   /** HTTP API: `?dc=` names a datacenter this agent cannot reach (`No path to datacenter`, 500). */
   HTTP_API_NO_PATH_TO_DC: 'HERALD_ERR_HTTP_API_NO_PATH_TO_DC',
+  /**
+   * KV: the store refused a write as Consul's state store does (unknown or malformed session,
+   * session on a missing node or check); HTTP answers 500 with Consul's text.
+   */
+  KV_REFUSED: 'HERALD_ERR_KV_REFUSED',
   /** A record or name cannot be put on the wire (bad name, address or oversize RDATA). */
   DNS_ENCODE: 'HERALD_ERR_DNS_ENCODE',
   /** A state-machine entry arrived with an index not above the last applied one. */
@@ -67,6 +74,40 @@ export const ERR = {
   STORAGE_INVALID: 'HERALD_ERR_STORAGE_INVALID',
   /** Storage: the store was used after close(). */
   STORAGE_CLOSED: 'HERALD_ERR_STORAGE_CLOSED',
+  /** Storage: a write failed because the disk is full (ENOSPC); nothing of it was acknowledged. */
+  STORAGE_NO_SPACE: 'HERALD_ERR_STORAGE_NO_SPACE',
+  /** Raft core: a RaftConfig value is out of range (e.g. lease not below the election timeout). */
+  RAFT_CONFIG_INVALID: 'HERALD_ERR_RAFT_CONFIG_INVALID',
+  /** Raft core: the driver broke the Ready contract (ready() twice, advance() without persisting, bad LogView use). */
+  RAFT_DRIVER_MISUSE: 'HERALD_ERR_RAFT_DRIVER_MISUSE',
+  /** Raft core: a safety invariant would be violated (commit past the log, truncating committed entries). */
+  RAFT_INVARIANT: 'HERALD_ERR_RAFT_INVARIANT',
+  /** Test tooling: a history given to the linearizability checker is malformed (bad times, ids, outputs). */
+  LINEARIZABILITY_HISTORY_INVALID: 'HERALD_ERR_LINEARIZABILITY_HISTORY_INVALID',
+  /** RPC: a frame is over the size limit (refused before sending, or the connection that sent it is closed). */
+  RPC_FRAME_TOO_LARGE: 'HERALD_ERR_RPC_FRAME_TOO_LARGE',
+  /** RPC: the peer broke the wire protocol (bad frame type, undecodable payload, frame out of place); the connection is closed. */
+  RPC_PROTOCOL: 'HERALD_ERR_RPC_PROTOCOL',
+  /** RPC: a value cannot be encoded (function, Map, class instance, bigint beyond 64 bits, too deep or cyclic). */
+  RPC_ENCODE: 'HERALD_ERR_RPC_ENCODE',
+  /** RPC: the handshake was refused (cluster id, node id or protocol version mismatch); the message has the reason. */
+  RPC_HANDSHAKE_REFUSED: 'HERALD_ERR_RPC_HANDSHAKE_REFUSED',
+  /** RPC: the connection went away with the request or stream in flight; a request's outcome is unknown. */
+  RPC_CONNECTION_LOST: 'HERALD_ERR_RPC_CONNECTION_LOST',
+  /** RPC: no answer within the request timeout; if it was sent, its outcome is unknown. */
+  RPC_TIMEOUT: 'HERALD_ERR_RPC_TIMEOUT',
+  /** RPC: the peer's outbound queue is over its bound (or the peer has too many requests in flight); nothing was sent. */
+  RPC_BACKPRESSURE: 'HERALD_ERR_RPC_BACKPRESSURE',
+  /** RPC: the destination is not a known peer and has no connection to this node. */
+  RPC_NO_ROUTE: 'HERALD_ERR_RPC_NO_ROUTE',
+  /** RPC: the remote handler failed; `remoteCode` on the error carries the peer's code. */
+  RPC_REMOTE: 'HERALD_ERR_RPC_REMOTE',
+  /** RPC: the peer has no handler for the request method or stream topic. */
+  RPC_UNKNOWN_METHOD: 'HERALD_ERR_RPC_UNKNOWN_METHOD',
+  /** RPC: the caller cancelled the request or stream (AbortSignal, close()). */
+  RPC_CANCELLED: 'HERALD_ERR_RPC_CANCELLED',
+  /** RPC: the transport (or this peer link) was closed locally. */
+  RPC_CLOSED: 'HERALD_ERR_RPC_CLOSED',
 } as const;
 
 export type ErrorCode = (typeof ERR)[keyof typeof ERR];
