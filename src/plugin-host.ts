@@ -9,7 +9,6 @@ import type { Logger } from './log.ts';
 import type {
   AgentAccess,
   CatalogReader,
-  CliCommand,
   CoreAccess,
   DnsHook,
   HeraldPlugin,
@@ -26,7 +25,6 @@ export class PluginHost {
   readonly dnsHooks: DnsHook[] = [];
   readonly stateExtensions: StateExtension[] = [];
   readonly httpRoutes: { plugin: string; routes: HttpRoutes }[] = [];
-  readonly cliCommands: CliCommand[] = [];
   private readonly startHooks: Hook[] = [];
   private readonly stopHooks: Hook[] = [];
   private readonly reloadHooks: { plugin: string; fn: (c: RuntimeConfig) => void | Promise<void> }[] = [];
@@ -57,7 +55,6 @@ export class PluginHost {
 
   private context(plugin: HeraldPlugin): PluginContext {
     const name = plugin.name;
-    const cliNames = new Set(this.cliCommands.map((c) => c.name));
     return {
       config: this.config,
       catalog: this.catalog,
@@ -80,13 +77,6 @@ export class PluginHost {
         this.stateExtensions.push(ext);
       },
       httpRoutes: (routes) => this.httpRoutes.push({ plugin: name, routes }),
-      cliCommand: (command) => {
-        if (cliNames.has(command.name)) {
-          throw new HeraldError(ERR.PLUGIN_DUPLICATE, `plugin ${name}: CLI command ${command.name} is already registered`);
-        }
-        cliNames.add(command.name);
-        this.cliCommands.push(command);
-      },
       onStart: (fn) => this.startHooks.push(fn),
       onStop: (fn) => this.stopHooks.push(fn),
       onReload: (fn) => this.reloadHooks.push({ plugin: name, fn }),

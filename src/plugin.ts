@@ -3,7 +3,8 @@
  *
  * A plugin is a folder `plugins/<name>/` whose `index.ts` default-exports a `HeraldPlugin`.
  * Its `setup` receives a `PluginContext` and registers what it adds: state-machine commands,
- * DNS hooks, HTTP routes, CLI commands, and start/stop/reload hooks. Registration is checked
+ * DNS hooks, HTTP routes, and start/stop/reload hooks. CLI commands are static (`cli` on the
+ * exported object), since a CLI process runs no setup. Registration is checked
  * (name, dependencies) before any setup runs, in the style of fastify's plugin metadata.
  */
 import type { RuntimeConfig } from './agent/config-types.ts';
@@ -25,6 +26,14 @@ export { QTYPE, RCODE } from './dns/records.ts';
 export type { Logger } from './log.ts';
 export { HeraldError, ERR } from './errors.ts';
 export type { ErrorCode } from './errors.ts';
+// What a plugin's CLI commands (HeraldPlugin.cli) use: Consul-style flag parsing, the agent
+// HTTP client with -http-addr/-token, and the output helpers.
+export { FlagSet, FlagError, parseOrExit, parseNoArgs, usageError, dispatchSubcommand, parseGoInt } from './cli/flag-set.ts';
+export type { Flag, FlagOptions } from './cli/flag-set.ts';
+export { addHttpFlags, connectOrReport, AgentClient, AgentRequestError } from './cli/http-client.ts';
+export type { HttpFlags, AgentResponse, QueryParam, RequestOptions } from './cli/http-client.ts';
+export { processIo, columnize, prettyJson } from './cli/output.ts';
+export type { CliIo } from './cli/output.ts';
 
 /** One DNS question as a hook sees it (a cache miss: the hit path never reaches hooks). */
 export interface DnsQuery {
@@ -91,9 +100,30 @@ export interface StateExtension {
   apply(index: bigint, command: Command): { tables: string[]; result?: unknown };
   snapshot(): unknown;
   restore(data: unknown): void;
+  /**
+   * Optional: reacts, inside the same apply, to a core command that changed the catalog (as
+   * Consul invalidates sessions in the state-store transaction that makes a linked check
+   * critical or deregisters the node). Called after the core tables changed and before the
+   * entry's ChangeSet is published; the tables it returns are merged into that ChangeSet.
+   * `change.nodes` are the lowercased names of the nodes the entry touched. Same rules as
+   * apply (deterministic; read the catalog through the CatalogReader), and it must not throw:
+   * the core change is already made (a throw is reported like a listener error).
+   */
+  onCatalogChange?(index: bigint, change: CatalogChange): { tables: string[] } | void;
 }
 
-/** A `herald <name> ...` subcommand. Returns the process exit code. */
+/** What a core catalog command changed, as StateExtension.onCatalogChange sees it. */
+export interface CatalogChange {
+  /** Lowercased names of the nodes whose row, services or checks the entry changed or removed. */
+  readonly nodes: ReadonlySet<string>;
+}
+
+/**
+ * A `herald <name> ...` subcommand that a plugin ships (`HeraldPlugin.cli`). `name` is one
+ * word that no core command uses; `summary` is the one line `herald help` lists. `run` gets the
+ * arguments after the name and resolves with the process exit code (Consul's CLI: 0 ok, 1
+ * error). Keep the module that declares it light: import the implementation inside `run`.
+ */
 export interface CliCommand {
   name: string;
   summary: string;
@@ -103,9 +133,102 @@ export interface CliCommand {
 /**
  * An HTTP route group. The HTTP API plugin owns the server; other plugins hand it functions
  * that add routes to it. `server` is the fastify instance, typed loosely so the core does not
- * depend on fastify.
+ * depend on fastify; `kit` gives Consul's wire rules (HttpToolkit) without importing http-api.
  */
-export type HttpRoutes = (server: unknown) => void | Promise<void>;
+export type HttpRoutes = (server: unknown, kit: HttpToolkit) => void | Promise<void>;
+
+/** What a read answers once any wait is over (HttpToolkit.blockingRead). */
+export interface HttpReadAnswer {
+  /** Status; default 200. A 404 read still carries the index headers. */
+  status?: number;
+  /** A JSON value, sent compact, or indented under `?pretty` / dev mode. */
+  json?: unknown;
+  /** The same value already encoded as compact JSON; sent as is unless pretty printing is asked. */
+  jsonText?: string;
+  /** A raw body, used when there is no json (Content-Type etc. in `headers`). Neither: empty body. */
+  body?: string | Buffer;
+  headers?: Record<string, string>;
+}
+
+/** One blocking read: the registry key it parks on, its index, and the answer built after the wait. */
+export interface HttpBlockingRead {
+  /** The waiter key (`kv:<key>`, ...): only HttpToolkit.wake of this key (or wakeAll) re-checks it. */
+  key: string;
+  /** The read's current index (X-Consul-Index). Cheap: re-evaluated on every wake. */
+  index(): bigint;
+  /** Runs once, in the same synchronous step as the final index(). */
+  answer(): HttpReadAnswer;
+}
+
+/**
+ * Consul's HTTP wire rules, as the http-api plugin hands them to every route group. `req` and
+ * `reply` are the fastify request and reply the route handler received. Errors made with
+ * `error()` (and thrown from handlers) become plain-text answers with their status.
+ */
+export interface HttpToolkit {
+  /**
+   * Runs a read the Consul way: `?dc` (500 `No path to datacenter`), consistency flags and
+   * `?index`/`?wait` (400 with Consul's text) before anything else; parks on `read.key` while
+   * `?index` is at or above read.index() (until wake moves it, the wait with jitter runs out,
+   * or the client leaves); then sends read.answer() with X-Consul-Index (never 0),
+   * X-Consul-KnownLeader, X-Consul-LastContact and the other query-metadata headers.
+   */
+  blockingRead(req: unknown, reply: unknown, read: HttpBlockingRead): Promise<unknown>;
+  /** `?dc`: this datacenter or none, else 500 `No path to datacenter` (writes that Consul forwards by dc). */
+  checkDatacenter(req: unknown): void;
+  /** The checks blockingRead runs first (`?dc`, consistency, `?index`/`?wait`), for writes that Consul parses the same way. */
+  checkReadParams(req: unknown): void;
+  /** Sets X-Consul-KnownLeader and X-Consul-LastContact only (reads that do not block, like an all-read txn). */
+  setLeaderHeaders(reply: unknown): void;
+  /** Re-checks the reads parked on these keys, on the next turn of the event loop. Unwatched keys cost one lookup. */
+  wake(keys: Iterable<string>): void;
+  /** Re-checks every parked read (after a snapshot restore). */
+  wakeAll(): void;
+  /** True when some read is parked on `key` now. */
+  watched(key: string): boolean;
+  /** True when the answer should be indented (`?pretty`, or dev mode, as Consul decides). */
+  pretty(req: unknown): boolean;
+  /** 200 (or `status`) JSON, pretty when the request asks for it. */
+  sendJson(req: unknown, reply: unknown, value: unknown, status?: number): unknown;
+  /** A plain-text answer (Consul's error bodies). */
+  sendText(reply: unknown, status: number, text: string): unknown;
+  /** An error that answers `status` with `message` as a plain-text body (and `headers`). Throw it. */
+  error(status: number, message: string, headers?: Record<string, string>): Error;
+  /** A uint64 for a response object: a number when exact, else the bigint (written exactly). */
+  wireUint(v: bigint): number | bigint;
+  /** Compact JSON text of a response value, bigints exact. */
+  encodeJson(value: unknown): string;
+  /**
+   * Registers `url` with a handler per served method and Consul's OPTIONS/405 + Allow for the
+   * rest. A method may carry route options: `bodyLimit` (bytes; over it is 413) and an
+   * `onRequest` check that runs before the body is read (throw to refuse).
+   */
+  routes(server: unknown, url: string, handlers: Partial<Record<'GET' | 'PUT' | 'POST' | 'DELETE', HttpRouteHandler | HttpRouteSpec>>): void;
+  /** The `*` part of a prefix route, percent-decoded. */
+  rest(req: unknown): string;
+  /** Query parameter present at all (Consul's presence flags: `?recurse`, `?raw`). */
+  hasParam(req: unknown, name: string): boolean;
+  /** First value of a query parameter (Go's Values.Get), undefined when absent. */
+  param(req: unknown, name: string): string | undefined;
+  /** Every query parameter in order of first appearance, with all its values (for Go's Values.Encode). */
+  params(req: unknown): [string, string[]][];
+  /** The raw request body (undefined when none). */
+  body(req: unknown): Buffer | undefined;
+  /** The body decoded as JSON (400 `Request decode failed: ...`); `allowEmpty` gives undefined for no body. */
+  jsonBody(req: unknown, opts?: { allowEmpty?: boolean }): unknown;
+  /** This agent's datacenter. */
+  datacenter(): string;
+}
+
+/** A route handler: fastify's request and reply; returns the reply (or a promise of it). */
+export type HttpRouteHandler = (req: unknown, reply: unknown) => unknown;
+
+/** A handler with its route options (HttpToolkit.routes). */
+export interface HttpRouteSpec {
+  handler: HttpRouteHandler;
+  bodyLimit?: number;
+  onRequest?: (req: unknown) => void | Promise<void>;
+}
 
 /** A read-only view of the core for plugins. */
 export interface CoreAccess {
@@ -121,6 +244,20 @@ export interface CoreAccess {
    * it in an onStart hook, not in setup). Optional so hand-made test contexts need not stub it.
    */
   httpRouteGroups?(): readonly { plugin: string; routes: HttpRoutes }[];
+  /**
+   * A point-in-time snapshot of the whole replicated state (catalog and every plugin's) as a
+   * gzipped archive in Consul's layout (src/catalog/snapshot-archive.ts), with the log index it
+   * covers. Optional so hand-made test contexts need not stub it (the agent always has it).
+   */
+  snapshot?(): Promise<{ archive: Buffer; index: bigint }>;
+  /**
+   * Replaces all replicated state with an archive's, atomically: a bad archive (damaged, wrong
+   * checksums, unknown plugin state) throws HeraldError SNAPSHOT_INVALID and changes nothing.
+   * With a data dir the restored state is durable (a restart keeps it) before this resolves.
+   * Every blocked query wakes (indexes may move backwards, as in Consul). Resolves with the
+   * log index the restored state now sits at.
+   */
+  restore?(archive: Buffer): Promise<{ index: bigint }>;
 }
 
 /**
@@ -202,7 +339,6 @@ export interface PluginContext {
   dnsHook(hook: DnsHook): void;
   stateExtension(ext: StateExtension): void;
   httpRoutes(routes: HttpRoutes): void;
-  cliCommand(command: CliCommand): void;
   /** Start hooks run in registration order after the core is up; stop hooks in reverse. */
   onStart(fn: () => void | Promise<void>): void;
   onStop(fn: () => void | Promise<void>): void;
@@ -220,5 +356,12 @@ export interface HeraldPlugin {
   dependencies?: string[];
   /** True when it adds replicated state: servers must all run it (checked at join). */
   replicatedState?: boolean;
+  /**
+   * `herald <name>` subcommands (src/cli/main.ts dispatches names it does not know to these).
+   * Static, not registered in `setup`: a CLI process talks to an agent over HTTP and never runs
+   * plugin setup, so it finds them on the exported object whether or not a host enables the
+   * plugin.
+   */
+  cli?: readonly CliCommand[];
   setup(ctx: PluginContext): void | Promise<void>;
 }

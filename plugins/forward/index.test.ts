@@ -29,7 +29,6 @@ function fakeContext(cfg: RuntimeConfig) {
     dnsHook: (h) => hooks.push(h),
     stateExtension: () => {},
     httpRoutes: () => {},
-    cliCommand: () => {},
     onStart: () => {},
     onStop: (fn) => stops.push(fn),
     onReload: (fn) => reloads.push(fn),

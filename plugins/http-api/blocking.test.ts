@@ -127,6 +127,23 @@ describe('WaiterRegistry', () => {
     reg.releaseAll();
   });
 
+  it('notify wakes the waiters of plugin keys it names (next turn), notifyAll every waiter', async () => {
+    const reg = new WaiterRegistry(lists);
+    const woken: string[] = [];
+    void reg.wait('kv:a', () => (woken.push('a'), false), 60_000);
+    void reg.wait('kv:b', () => (woken.push('b'), false), 60_000);
+    expect(reg.watched('kv:a')).toBe(true);
+    expect(reg.watched('kv:zzz')).toBe(false);
+    reg.notify(['kv:a', 'kv:nobody']);
+    expect(woken).toEqual([]);
+    await new Promise((r) => setImmediate(r));
+    expect(woken).toEqual(['a']);
+    reg.notifyAll();
+    await new Promise((r) => setImmediate(r));
+    expect(woken.sort()).toEqual(['a', 'a', 'b']);
+    reg.releaseAll();
+  });
+
   it('10,000 waiters on one key: a change elsewhere checks none of them (registry alone)', async () => {
     const reg = new WaiterRegistry(lists);
     let checks = 0;

@@ -201,14 +201,39 @@ export class WaiterRegistry {
       if (this.lists.nodesListIndex >= change.index) this.note(WAIT_KEY.nodeList);
       if (change.tables.has('checks')) this.note(WAIT_KEY.checks);
     }
-    if (!this.scheduled && (this.wakeEveryone || this.pending.size > 0)) {
-      this.scheduled = true;
-      setImmediate(this.flushBound);
-    }
+    this.schedule();
   }
 
   private note(key: string): void {
     if (this.byKey.has(key)) this.pending.add(key);
+  }
+
+  /**
+   * Notes keys changed outside the catalog's change feed (a plugin's own tables: `kv:<key>`);
+   * their waiters are re-checked on the next turn of the event loop, exactly as for onChange.
+   * Keys nobody waits on cost one lookup each.
+   */
+  notify(keys: Iterable<string>): void {
+    for (const k of keys) this.note(k);
+    this.schedule();
+  }
+
+  /** Re-checks every parked waiter on the next turn of the event loop (a plugin's state was restored). */
+  notifyAll(): void {
+    this.wakeEveryone = true;
+    this.schedule();
+  }
+
+  /** True when some request is parked on `key`. */
+  watched(key: string): boolean {
+    return this.byKey.has(key);
+  }
+
+  private schedule(): void {
+    if (!this.scheduled && (this.wakeEveryone || this.pending.size > 0)) {
+      this.scheduled = true;
+      setImmediate(this.flushBound);
+    }
   }
 
   /**

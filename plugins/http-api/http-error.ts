@@ -33,6 +33,22 @@ export function noPathToDatacenter(): HttpError {
   return new HttpError(500, ERR.HTTP_API_NO_PATH_TO_DC, 'No path to datacenter');
 }
 
+/** The stable code for an answer with `status` (HttpToolkit.error). */
+export function errorCodeFor(status: number): ErrorCode {
+  switch (status) {
+    case 400:
+      return ERR.HTTP_API_BAD_REQUEST;
+    case 404:
+      return ERR.HTTP_API_NOT_FOUND;
+    case 405:
+      return ERR.HTTP_API_METHOD_NOT_ALLOWED;
+    case 413:
+      return ERR.HTTP_API_BODY_TOO_LARGE;
+    default:
+      return ERR.HTTP_API_ERROR;
+  }
+}
+
 /** Codes of errors that mean "the request is wrong", not "the agent failed": answered 400. */
 const CLIENT_CODES: ReadonlySet<string> = new Set([
   ERR.CONFIG_INVALID,

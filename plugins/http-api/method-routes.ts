@@ -14,11 +14,32 @@ export const ALL_METHODS: readonly HTTPMethods[] = ['DELETE', 'GET', 'HEAD', 'PA
 export type ServedMethod = 'GET' | 'PUT' | 'POST' | 'DELETE';
 export type RouteHandler = (req: FastifyRequest, reply: FastifyReply) => unknown;
 
+/** A handler with route options: a body limit (413 beyond it) and a check run before the body is read. */
+export interface RouteSpec {
+  handler: RouteHandler;
+  bodyLimit?: number;
+  onRequest?: (req: FastifyRequest) => void | Promise<void>;
+}
+
 /** Registers `url` with one handler per served method, plus OPTIONS/405 for the rest. */
-export function methodRoutes(app: FastifyInstance, url: string, handlers: Partial<Record<ServedMethod, RouteHandler>>): void {
+export function methodRoutes(app: FastifyInstance, url: string, handlers: Partial<Record<ServedMethod, RouteHandler | RouteSpec>>): void {
   const served = Object.keys(handlers) as ServedMethod[];
   const allow = ['OPTIONS', ...served].join(',');
-  for (const m of served) app.route({ method: m, url, handler: handlers[m] as RouteHandler });
+  for (const m of served) {
+    const h = handlers[m]!;
+    if (typeof h === 'function') {
+      app.route({ method: m, url, handler: h });
+      continue;
+    }
+    const check = h.onRequest;
+    app.route({
+      method: m,
+      url,
+      handler: h.handler,
+      ...(h.bodyLimit === undefined ? {} : { bodyLimit: h.bodyLimit }),
+      ...(check ? { onRequest: async (req: FastifyRequest) => check(req) } : {}),
+    });
+  }
   const others = ALL_METHODS.filter((m) => !(served as string[]).includes(m));
   app.route({
     method: others as HTTPMethods[],

@@ -14,7 +14,7 @@ import { sendJson } from './wire.ts';
 export interface HttpApiDeps {
   readonly catalog: CatalogReader;
   readonly agent: AgentAccess;
-  readonly core: Pick<CoreAccess, 'propose' | 'onChange' | 'httpRouteGroups'>;
+  readonly core: Pick<CoreAccess, 'propose' | 'onChange' | 'httpRouteGroups' | 'snapshot' | 'restore'>;
   readonly log: Logger;
 }
 

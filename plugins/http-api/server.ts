@@ -25,6 +25,8 @@ import { agentRoutes } from './routes/agent.ts';
 import { catalogRoutes } from './routes/catalog.ts';
 import { healthRoutes } from './routes/health.ts';
 import { statusRoutes } from './routes/status.ts';
+import { snapshotRoutes } from './routes/snapshot.ts';
+import { httpToolkit } from './toolkit.ts';
 import { sendText } from './wire.ts';
 
 export interface HttpApiOptions {
@@ -44,6 +46,12 @@ export interface HttpApi {
   close(): Promise<void>;
 }
 
+/**
+ * Longest route parameter (a KV key) accepted. Over a socket Node's header limit (16 KiB by
+ * default) bounds the URL first; this only keeps find-my-way from refusing long keys itself.
+ */
+export const MAX_PARAM_LENGTH = 1 << 20;
+
 /** A syntactically plausible media type; anything else is read as octet-stream (Consul ignores it). */
 const MEDIA_TYPE = /^[\w!#$&^.+-]+\/[\w!#$&^.+-]+\s*(;.*)?$/;
 
@@ -61,6 +69,9 @@ export async function buildHttpApi(deps: HttpApiDeps, opts: HttpApiOptions = {})
     exposeHeadRoutes: false,
     // Idle keep-alive connections must not hold close() open.
     forceCloseConnections: 'idle',
+    // Consul limits a path only by the HTTP header limits: a long KV key (the `*` of a prefix
+    // route) must not 404 at find-my-way's default of 100 characters.
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     frameworkErrors: (err, _req, reply) => {
       // Undecodable URLs (`%zz`) and the like: Go's server answers 400 Bad Request.
       sendText(reply, 400, err.message);
@@ -89,7 +100,9 @@ export async function buildHttpApi(deps: HttpApiDeps, opts: HttpApiOptions = {})
     if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
       const len = req.headers['content-length'];
       const size = len && /^\d+$/.test(len) ? `(${len} bytes)` : '';
-      return sendText(reply, 413, `Request body${size} too large, max size: ${maxBodyBytes} bytes`);
+      // A route may set its own limit (KV values, transactions).
+      const limit = req.routeOptions?.bodyLimit ?? maxBodyBytes;
+      return sendText(reply, 413, `Request body${size} too large, max size: ${limit} bytes`);
     }
     if (err.code?.startsWith('FST_') && err.statusCode && err.statusCode < 500) return sendText(reply, err.statusCode, err.message);
     const answer = errorAnswer(err);
@@ -112,10 +125,12 @@ export async function buildHttpApi(deps: HttpApiDeps, opts: HttpApiOptions = {})
   catalogRoutes(app, ctx);
   healthRoutes(app, ctx);
   statusRoutes(app, ctx);
+  snapshotRoutes(app, ctx);
 
+  const kit = httpToolkit(ctx);
   for (const group of deps.core.httpRouteGroups?.() ?? []) {
     await app.register(async (scope) => {
-      await group.routes(scope);
+      await group.routes(scope, kit);
     });
   }
   await app.ready();

@@ -28,7 +28,6 @@ function fakeContext(zoneDir: string | undefined, logs: string[] = []) {
     dnsHook: (h) => hooks.push(h),
     stateExtension: () => {},
     httpRoutes: () => {},
-    cliCommand: () => {},
     onStart: () => {},
     onStop: () => {},
     onReload: (fn) => reloads.push(fn),

@@ -408,6 +408,46 @@ describe('StateMachine: extensions', () => {
     sm.registerExtension(ext(['acl.a']));
     expect(codeOf(() => sm.validate({ type: 'acl.a' }))).toBeUndefined();
   });
+
+  it('onCatalogChange runs inside a core apply that changed nodes, and its tables join that ChangeSet', () => {
+    const sm = new StateMachine();
+    const seen: [bigint, string[], string | undefined][] = [];
+    let failNext = false;
+    const errors: unknown[] = [];
+    const ext: StateExtension = {
+      ...kvExtension(),
+      commands: ['sess.x'],
+      onCatalogChange(index, change) {
+        if (failNext) throw new Error('hook bug');
+        // Reads the catalog as it is after the core change, before the ChangeSet goes out.
+        seen.push([index, [...change.nodes], sm.nodeChecks('n1').find((c) => c.checkId === 'c')?.status]);
+        return change.nodes.has('n1') ? { tables: ['sessions'] } : undefined;
+      },
+    };
+    const sm2 = new StateMachine({ onListenerError: (e) => errors.push(e) });
+    for (const m of [sm, sm2]) m.registerExtension(ext);
+    const { changes } = run([reg('n1', undefined, [chk('c', 'passing')]), upd('n1', 'c', 'critical'), upd('n1', 'c', 'critical'), reg('n2')], sm);
+    // The no-op update (index 3) changed nothing: no hook call.
+    expect(seen).toEqual([
+      [1n, ['n1'], 'passing'],
+      [2n, ['n1'], 'critical'],
+      [4n, ['n2'], 'critical'],
+    ]);
+    expect(changes.map((c) => [c.index, [...c.tables].sort()])).toEqual([
+      [1n, ['checks', 'nodes', 'sessions']],
+      [2n, ['checks', 'sessions']],
+      [4n, ['nodes']],
+    ]);
+    expect(sm.tableIndex('sessions')).toBe(2n);
+    // A throwing hook is reported; the core change still lands and is published.
+    failNext = true;
+    const feed: ChangeSet[] = [];
+    sm2.onChange((c) => feed.push(c));
+    sm2.apply(1n, reg('n9'));
+    expect(errors).toHaveLength(1);
+    expect(sm2.getNode('n9')).toBeDefined();
+    expect(feed.map((c) => c.index)).toEqual([1n]);
+  });
 });
 
 // ---- determinism and snapshots -----------------------------------------------------------------

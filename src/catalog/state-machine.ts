@@ -202,9 +202,28 @@ export class StateMachine {
         break;
       }
     }
+    if (plan.kind !== 'extension' && ch.nodes) this.notifyCatalogChange(index, ch, ch.nodes);
     this.applied = index;
     if (ch.tables) this.commit(index, ch, ch.tables);
     return result === undefined ? {} : { result };
+  }
+
+  /**
+   * Lets extensions react to a core change inside the same apply (StateExtension
+   * onCatalogChange), merging the tables they touched into this entry's ChangeSet. In
+   * registration order; a hook that throws is reported like a listener error and the others
+   * still run (the core change is already made, so the entry cannot be refused any more).
+   */
+  private notifyCatalogChange(index: bigint, ch: Changes, nodes: ReadonlySet<string>): void {
+    for (const ext of this.extensionsByPrefix.values()) {
+      if (!ext.onCatalogChange) continue;
+      try {
+        const out = ext.onCatalogChange(index, { nodes });
+        for (const t of out?.tables ?? []) ch.table(String(t));
+      } catch (err) {
+        this.onListenerError(err);
+      }
+    }
   }
 
   /** Parses and checks a command against the current state; throws, never mutates. */

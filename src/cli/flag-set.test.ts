@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ERR } from '../errors.ts';
-import { FlagError, FlagSet, parseGoInt, parseOrExit } from './flag-set.ts';
+import { FlagError, FlagSet, parseGoInt, parseGoUint64, parseOrExit } from './flag-set.ts';
 import type { CliIo } from './output.ts';
 
 function sample() {
@@ -78,6 +78,23 @@ describe('FlagSet.parse (Go flag package rules)', () => {
     expect(parseGoInt('8o')).toBeUndefined();
     expect(parseGoInt('')).toBeUndefined();
     expect(() => sample().fs.parse(['-port', 'http'])).toThrow('invalid value "http" for flag -port: parse error');
+  });
+
+  it('parses uint64 flags as bigints like strconv.ParseUint(s, 0, 64), above 2^53 included', () => {
+    const fs = new FlagSet('Usage: test');
+    const flags = fs.uint64('flags', 'Flags.');
+    fs.parse(['-flags', '3304740253564472344']);
+    expect(flags.value).toBe(3304740253564472344n);
+    expect(parseGoUint64('0x2ddccbc058a50c18')).toBe(0x2ddccbc058a50c18n);
+    expect(parseGoUint64('18446744073709551615')).toBe(2n ** 64n - 1n);
+    expect(parseGoUint64('18446744073709551616')).toBeUndefined();
+    expect(parseGoUint64('010')).toBe(8n);
+    expect(parseGoUint64('-1')).toBeUndefined();
+    expect(parseGoUint64('+1')).toBeUndefined();
+    const bad = new FlagSet('Usage: test');
+    bad.uint64('modify-index', 'Index.');
+    expect(() => bad.parse(['-modify-index=-3'])).toThrow('invalid value "-3" for flag -modify-index: parse error');
+    expect(() => bad.parse(['-modify-index=99999999999999999999'])).toThrow('invalid value "99999999999999999999" for flag -modify-index: value out of range');
   });
 
   it('appends repeatable flags in order and splits map flags at the first =', () => {

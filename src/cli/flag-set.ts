@@ -22,7 +22,7 @@ export class FlagError extends HeraldError {
   }
 }
 
-type Kind = 'bool' | 'string' | 'int' | 'list' | 'map';
+type Kind = 'bool' | 'string' | 'int' | 'uint64' | 'list' | 'map';
 
 interface FlagDef {
   name: string;
@@ -94,6 +94,14 @@ export class FlagSet {
     return this.define(name, 'int', usage, opts.default ?? 0, opts);
   }
 
+  /**
+   * A Go `uint64` flag (Consul's `-flags`, `-modify-index`) as a bigint, so values above 2^53
+   * survive: decimal, or 0x/0o/0b prefixed, no sign.
+   */
+  uint64(name: string, usage: string, opts: FlagOptions = {}): Flag<bigint> {
+    return this.define(name, 'uint64', usage, 0n, opts);
+  }
+
   /** Repeatable: every occurrence is kept, in order (Consul's AppendSliceValue). */
   list(name: string, usage: string, opts: FlagOptions = {}): Flag<string[]> {
     return this.define<string[]>(name, 'list', usage, [], opts);
@@ -162,6 +170,12 @@ export class FlagSet {
         def.flag.value = n;
         break;
       }
+      case 'uint64': {
+        const n = parseGoUint64(value);
+        if (n === undefined) throw bad(/^\d+$/.test(value) ? 'value out of range' : 'parse error');
+        def.flag.value = n;
+        break;
+      }
       case 'list':
         (def.flag.value as string[]).push(value);
         break;
@@ -221,6 +235,17 @@ export function parseGoInt(s: string): number | undefined {
   else n = Number(digits);
   if (m[1] === '-') n = -n;
   return Number.isSafeInteger(n) ? n : undefined;
+}
+
+/** strconv.ParseUint(s, 0, 64) as a bigint; undefined when it is not one or exceeds 2^64-1. */
+export function parseGoUint64(s: string): bigint | undefined {
+  // ParseUint permits no sign.
+  const m = /^(0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|0[0-7]*|[1-9][0-9]*)$/.exec(s);
+  if (!m) return undefined;
+  const digits = m[1]!;
+  // Go's base-0 rule: a bare leading 0 means octal.
+  const n = /^0[0-7]+$/.test(digits) ? BigInt('0o' + digits.slice(1)) : BigInt(digits);
+  return n <= 0xffff_ffff_ffff_ffffn ? n : undefined;
 }
 
 /**

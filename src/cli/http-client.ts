@@ -129,6 +129,8 @@ export interface AgentResponse {
   status: number;
   headers: Headers;
   text: string;
+  /** The body as bytes, for `binary` requests (then `text` is '' on a 2xx). */
+  bytes?: Buffer;
 }
 
 /** A failed request; `status` and `body` are set when the agent answered with a non-2xx status. */
@@ -161,6 +163,23 @@ function networkReason(err: unknown): string {
 /** A query parameter; a value of `null` is sent bare (`?stale`), as Consul's presence flags are. */
 export type QueryParam = [name: string, value: string | null];
 
+/** Options of one `AgentClient.request`. */
+export interface RequestOptions {
+  query?: readonly QueryParam[];
+  /** Sent as JSON (Content-Type: application/json). */
+  body?: unknown;
+  /** Sent byte for byte with no Content-Type (KV values); wins over `body`. */
+  rawBody?: string | Uint8Array;
+  /** Non-2xx statuses to resolve with instead of rejecting (KV reads: 404 is "no such key"). */
+  accept?: readonly number[];
+  /** This request's deadline; a blocking query needs its wait plus the server's jitter. */
+  timeoutMs?: number;
+  /** Aborts the request (a parked blocking query the caller no longer needs). */
+  signal?: AbortSignal;
+  /** Read a 2xx body as bytes into `bytes` (a snapshot archive), not as text. */
+  binary?: boolean;
+}
+
 /** One agent's HTTP API. Stateless apart from its settings; safe to share. */
 export class AgentClient {
   constructor(
@@ -181,36 +200,48 @@ export class AgentClient {
   }
 
   /**
-   * Sends one request and resolves with a 2xx answer. `body`, when given, is sent as JSON.
-   * Rejects with AgentRequestError: CLI_AGENT_UNREACHABLE (no connection, or no answer within
-   * the deadline) or CLI_AGENT_STATUS (`Unexpected response code: <status> (<body>)`, the Go
-   * client's wording, body trimmed).
+   * Sends one request and resolves with a 2xx answer (or one of `opts.accept`). `body`, when
+   * given, is sent as JSON; `rawBody` is sent as is (a KV value). Rejects with
+   * AgentRequestError: CLI_AGENT_UNREACHABLE (no connection, or no answer within the deadline)
+   * or CLI_AGENT_STATUS (`Unexpected response code: <status> (<body>)`, the Go client's wording,
+   * body trimmed).
    */
-  async request(method: 'GET' | 'PUT', path: string, opts: { query?: readonly QueryParam[]; body?: unknown } = {}): Promise<AgentResponse> {
+  async request(method: 'GET' | 'PUT' | 'DELETE', path: string, opts: RequestOptions = {}): Promise<AgentResponse> {
     const url = this.url(method, path, opts.query);
     const headers: Record<string, string> = {};
     if (this.settings.token) headers['X-Consul-Token'] = this.settings.token;
-    let payload: string | undefined;
-    if (opts.body !== undefined) {
+    let payload: string | Uint8Array<ArrayBuffer> | undefined;
+    if (opts.rawBody !== undefined) payload = typeof opts.rawBody === 'string' ? opts.rawBody : new Uint8Array(opts.rawBody);
+    else if (opts.body !== undefined) {
       payload = JSON.stringify(opts.body);
       headers['Content-Type'] = 'application/json';
     }
+    const timeoutMs = opts.timeoutMs ?? this.timeoutMs;
     let res: Response;
     let text: string;
+    let bytes: Buffer | undefined;
     try {
-      res = await fetch(url, { method, headers, body: payload, signal: AbortSignal.timeout(this.timeoutMs), redirect: 'follow' });
-      text = await res.text();
+      const deadline = AbortSignal.timeout(timeoutMs);
+      const signal = opts.signal ? AbortSignal.any([deadline, opts.signal]) : deadline;
+      res = await fetch(url, { method, headers, body: payload, signal, redirect: 'follow' });
+      if (opts.binary) {
+        // Binary bodies (snapshot archives) as bytes; error bodies are still text.
+        bytes = Buffer.from(await res.arrayBuffer());
+        text = res.ok ? '' : bytes.toString('utf8');
+      } else text = await res.text();
     } catch (err) {
+      if (opts.signal?.aborted) throw new AgentRequestError(ERR.CLI_AGENT_UNREACHABLE, `${method} ${path} aborted`, { cause: err });
       if ((err as Error)?.name === 'TimeoutError') {
-        throw new AgentRequestError(ERR.CLI_AGENT_UNREACHABLE, `no answer from ${this.settings.baseUrl.origin} within ${this.timeoutMs / 1000}s (${method} ${path})`, { cause: err });
+        throw new AgentRequestError(ERR.CLI_AGENT_UNREACHABLE, `no answer from ${this.settings.baseUrl.origin} within ${timeoutMs / 1000}s (${method} ${path})`, { cause: err });
       }
       throw new AgentRequestError(ERR.CLI_AGENT_UNREACHABLE, networkReason(err), { cause: err });
     }
+    if (opts.accept?.includes(res.status)) return { status: res.status, headers: res.headers, text };
     if (res.status < 200 || res.status > 299) {
       const body = text.trim();
       throw new AgentRequestError(ERR.CLI_AGENT_STATUS, `Unexpected response code: ${res.status} (${body})`, { status: res.status, body });
     }
-    return { status: res.status, headers: res.headers, text };
+    return bytes ? { status: res.status, headers: res.headers, text, bytes } : { status: res.status, headers: res.headers, text };
   }
 
   /** GET and parse the JSON body. Rejects as `request` does, or CLI_AGENT_RESPONSE for a body that is not JSON. */

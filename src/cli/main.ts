@@ -2,7 +2,8 @@
  * `herald <command> [args]`: dispatches to the subcommands. Exit codes follow Consul's CLI:
  * 0 success, 1 error (`members` returns 2 when no member matches -status, as Consul does).
  * Each command's module is imported only when it runs, so the client commands start without
- * loading the agent.
+ * loading the agent. Names the core does not know go to the plugins' commands (HeraldPlugin.cli,
+ * src/cli/plugin-commands.ts), which the usage lists with the core's.
  */
 
 const USAGE = `Usage: herald <command> [args]
@@ -15,6 +16,7 @@ Commands:
   members    Lists the members of the cluster
   reload     Triggers the agent to reload configuration files
   services   Register and deregister services with the local agent
+  snapshot   Saves, restores and inspects snapshots of the agent's state
   version    Print the Herald version
 
 The client commands talk to an agent's HTTP API: -http-addr (or HERALD_HTTP_ADDR,
@@ -34,6 +36,8 @@ export async function main(argv: string[]): Promise<number> {
       return (await import('./commands/catalog.ts')).runCatalog(rest);
     case 'services':
       return (await import('./commands/services.ts')).runServices(rest);
+    case 'snapshot':
+      return (await import('./commands/snapshot.ts')).runSnapshot(rest);
     case 'reload':
       return (await import('./commands/reload.ts')).runReload(rest);
     case 'leave':
@@ -50,10 +54,24 @@ export async function main(argv: string[]): Promise<number> {
     case '-h':
     case '-help':
     case '--help':
-      process.stdout.write(USAGE);
+      process.stdout.write(await usageText());
       return command === undefined ? 1 : 0;
-    default:
-      process.stderr.write(`Unknown command: "${command}"\n\n${USAGE}`);
+    default: {
+      // Not a core command: a plugin's (HeraldPlugin.cli), or unknown.
+      const { listedCommands, loadPluginCommands, pluginsWithCommands, usageWithPluginCommands } = await import('./plugin-commands.ts');
+      const owners = pluginsWithCommands(command);
+      if (owners.length > 0) {
+        const found = (await loadPluginCommands(listedCommands(USAGE), owners)).commands.find((c) => c.command.name === command);
+        if (found) return found.command.run(rest);
+      }
+      process.stderr.write(`Unknown command: "${command}"\n\n${usageWithPluginCommands(USAGE, await loadPluginCommands(listedCommands(USAGE)))}`);
       return 1;
+    }
   }
+}
+
+/** The usage with the plugins' commands merged into the list. */
+async function usageText(): Promise<string> {
+  const { listedCommands, loadPluginCommands, usageWithPluginCommands } = await import('./plugin-commands.ts');
+  return usageWithPluginCommands(USAGE, await loadPluginCommands(listedCommands(USAGE)));
 }

@@ -128,11 +128,13 @@ export interface CliResult {
  * Runs `node src/cli/herald.mjs <args>` and resolves when it exits. `env` replaces the HTTP
  * settings variables (HERALD_* and CONSUL_* are cleared first, so the caller's shell cannot
  * leak in). Killed after `timeoutMs` (then `code` is null), below the 30 s test timeouts.
+ * `stdin`, when given, is written to the command's standard input (otherwise it has none).
  */
-export function runCli(args: string[], env: Record<string, string> = {}, timeoutMs = 25_000): Promise<CliResult> {
+export function runCli(args: string[], env: Record<string, string> = {}, timeoutMs = 25_000, stdin?: string | Buffer): Promise<CliResult> {
   const base: Record<string, string | undefined> = { ...process.env };
   for (const k of ['HERALD_HTTP_ADDR', 'CONSUL_HTTP_ADDR', 'HERALD_HTTP_TOKEN', 'CONSUL_HTTP_TOKEN']) delete base[k];
-  const child = spawn(process.execPath, [HERALD, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...base, ...env } });
+  const child = spawn(process.execPath, [HERALD, ...args], { stdio: [stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], env: { ...base, ...env } });
+  if (stdin !== undefined) child.stdin!.end(stdin);
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (d) => (stdout += d));
