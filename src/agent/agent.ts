@@ -3,14 +3,21 @@
  * DNS front end, the local checks and the plugins, and starts and stops them in phases.
  *
  * Data flow (DESIGN.md): local services and checks -> commands -> log -> state machine ->
- * change feed -> view -> exact cache invalidation -> DNS. With the single-node log the whole
- * chain runs synchronously inside `propose`, so a check flip has dropped the affected cached
- * answers before the event loop reads the next packet.
+ * change feed -> view -> exact cache invalidation -> DNS. Without a data dir (the memory
+ * engine) the log is LocalLog and the whole chain runs synchronously inside `propose`, so a
+ * check flip has dropped the affected cached answers before the event loop reads the next
+ * packet. With a data dir (the rocksdb engine) it is DurableLog: the same chain runs once the
+ * entry is fsync'd, and a restart restores the state (snapshot + log replay) before anything
+ * else starts, plus the services and checks registered through the API (local-registrations.ts).
  */
 import os from 'node:os';
 import type { CheckFields, HealthStatus, NodeFields } from '../catalog/types.ts';
 import { StateMachine } from '../catalog/state-machine.ts';
-import { LocalLog } from '../raft/local-log.ts';
+import { LocalLog, type ReplicatedLog } from '../raft/local-log.ts';
+import { DurableLog } from '../raft/durable-log.ts';
+import { openStorage, storageDir } from '../storage/open-storage.ts';
+import type { Storage } from '../storage/storage.ts';
+import { parseArchiveState, readSnapshotArchive, writeSnapshotArchive } from '../catalog/snapshot-archive.ts';
 import { CatalogView } from '../view/catalog-view.ts';
 import { AnswerCache } from '../dns/answer-cache.ts';
 import { ConsulResolver } from '../dns/consul-resolver.ts';
@@ -26,6 +33,7 @@ import type { Logger } from '../log.ts';
 import { CheckManager } from './checks/check-manager.ts';
 import type { CheckDefinition, RuntimeConfig, ServiceDefinition } from './config-types.ts';
 import { forEachYielding, LocalState, SERF_HEALTH } from './local-state.ts';
+import { LocalRegistrations, type LocalRegistrationsState } from './local-registrations.ts';
 
 /** How often the full anti-entropy sync runs (Consul: about a minute). */
 const SYNC_INTERVAL_MS = 60_000;
@@ -43,7 +51,11 @@ const serviceMaint = (id: string) => `_service_maintenance:${id}`;
 
 export class Agent {
   readonly sm = new StateMachine();
-  readonly raftLog: LocalLog;
+  /** LocalLog until boot opens storage; DurableLog from then on when there is a data dir. */
+  private log_: ReplicatedLog;
+  private storage?: Storage;
+  private durable?: DurableLog;
+  private registrations?: LocalRegistrations;
   readonly view: CatalogView;
   readonly dns: QueryHandler;
   readonly plugins: PluginHost;
@@ -64,7 +76,7 @@ export class Agent {
     this.cfg = config;
     this.opts = opts;
     this.log = opts.log;
-    this.raftLog = new LocalLog(this.sm);
+    this.log_ = new LocalLog(this.sm);
     this.view = new CatalogView(this.sm);
     this.resolver = new ConsulResolver(this.view, config);
     this.consulHook = { name: 'consul', resolve: (q) => this.resolver.resolve(q) };
@@ -83,9 +95,19 @@ export class Agent {
       invalidateDns: (deps) => this.dns.invalidate(deps),
       // Read lazily: the host is created just below, and groups are complete only after load().
       httpRouteGroups: () => this.plugins.httpRoutes,
+      snapshot: () => this.snapshot(),
+      restore: (archive) => this.restore(archive),
     };
     this.plugins = new PluginHost(config, this.log.named('plugin'), core, this.sm, this.access());
-    this.local = new LocalState(nodeFields(config), this.raftLog, this.sm);
+    // Through the agent, so it follows the switch to the durable log in boot().
+    const agent = this;
+    const viaAgent: ReplicatedLog = {
+      propose: (command) => agent.raftLog.propose(command),
+      get lastIndex() {
+        return agent.raftLog.lastIndex;
+      },
+    };
+    this.local = new LocalState(nodeFields(config), viaAgent, this.sm);
     this.checks = new CheckManager({
       write: (checkId: string, status: HealthStatus, output: string) => {
         void this.local.updateCheck(checkId, status, output).catch((err) => this.log.warn(`check ${checkId}: ${(err as Error).message}`));
@@ -104,6 +126,11 @@ export class Agent {
     return this.cfg;
   }
 
+  /** The replicated log: LocalLog (memory engine) or DurableLog (rocksdb, a data dir). */
+  get raftLog(): ReplicatedLog {
+    return this.log_;
+  }
+
   /** Build, load plugins, register local state, then open the DNS ports. */
   static async start(config: RuntimeConfig, opts: AgentOptions): Promise<Agent> {
     const agent = new Agent(config, opts);
@@ -119,13 +146,26 @@ export class Agent {
   private async boot(): Promise<void> {
     const config = this.cfg;
     await this.plugins.load(await resolvePlugins(config.plugins));
+    // Extensions first: a restored snapshot and the replayed log carry their state.
     for (const ext of this.plugins.stateExtensions) this.sm.registerExtension(ext);
+    if (config.storageEngine === 'rocksdb') await this.openDurable();
     this.dns.reconfigure({ hooks: orderHooks([this.consulHook, ...this.plugins.dnsHooks]) });
 
-    await this.local.syncAll(this.nodeChecks());
-    if (config.dev) await this.registerServerService();
-    await forEachYielding(config.services, (def) => this.addService(def));
-    await forEachYielding(config.checks, (def) => this.addCheck(def));
+    if (this.registrations) {
+      // Restored catalog: register what this agent owns first (unchanged rows are no-ops),
+      // then the sync removes only what it no longer owns, so nothing churns on a restart.
+      const kept = await this.registrations.load();
+      await forEachYielding(config.services, (def) => this.addService(def));
+      await forEachYielding(config.checks, (def) => this.addCheck(def));
+      await this.restoreRegistrations(kept);
+      await this.local.syncAll(this.nodeChecks());
+      if (config.dev) await this.registerServerService();
+    } else {
+      await this.local.syncAll(this.nodeChecks());
+      if (config.dev) await this.registerServerService();
+      await forEachYielding(config.services, (def) => this.addService(def));
+      await forEachYielding(config.checks, (def) => this.addCheck(def));
+    }
 
     if (config.ports.dns >= 0) {
       const host = config.clientAddr;
@@ -145,6 +185,82 @@ export class Agent {
       void this.local.syncAll(this.nodeChecks()).catch((err) => this.log.warn(`anti-entropy sync failed: ${(err as Error).message}`));
     }, SYNC_INTERVAL_MS);
     this.syncTimer.unref();
+  }
+
+  /**
+   * Opens `<data_dir>/raft` (refused, naming the dir, when another agent holds it), restores
+   * the snapshot and replays the log into the state machine, and switches to the durable log.
+   */
+  private async openDurable(): Promise<void> {
+    const config = this.cfg;
+    const log = this.log.named('raft');
+    this.storage = await openStorage(config, { logger: this.log });
+    const { log: durable, report } = await DurableLog.open(this.sm, this.storage, {
+      snapshotThreshold: config.raftSnapshotThreshold,
+      logger: log,
+    });
+    this.durable = durable;
+    this.log_ = durable;
+    log.info(
+      `storage: rocksdb at ${storageDir(config.dataDir!)}; ` +
+        (report.snapshotIndex > 0n ? `restored the snapshot at ${report.snapshotIndex}, ` : 'no snapshot, ') +
+        `replayed ${report.replayed} entries${report.undecodable ? ` (${report.undecodable} undecodable, dropped)` : ''}; index ${durable.lastIndex}`,
+    );
+    this.registrations = new LocalRegistrations(this.storage.stable, () => ({
+      services: this.local.serviceDefs().filter((d) => d.source === 'api'),
+      checks: this.local.standaloneCheckDefs().filter((d) => d.source === 'api'),
+      maintenance: this.local.maintenanceChecks(),
+    }));
+  }
+
+  /** Registers again what the previous run registered through the API (config files win on an ID clash). */
+  private async restoreRegistrations(kept: LocalRegistrationsState): Promise<void> {
+    const log = this.log.named('agent');
+    await forEachYielding(kept.services, async (def) => {
+      if (this.local.service(def.id)) return log.info(`service ${def.id} is defined in the config; not restoring the API registration`);
+      await this.addService(def).catch((err) => log.warn(`not restoring service ${def.id}: ${(err as Error).message}`));
+    });
+    await forEachYielding(kept.checks, async (def) => {
+      if (this.local.checkDef(def.id)) return;
+      await this.addCheck(def).catch((err) => log.warn(`not restoring check ${def.id}: ${(err as Error).message}`));
+    });
+    for (const m of kept.maintenance) {
+      if (m.serviceId && !this.local.service(m.serviceId)) continue;
+      await this.local.setMaintenance(m.checkId, m);
+    }
+    if (kept.services.length + kept.checks.length > 0) {
+      log.info(`restored ${kept.services.length} services and ${kept.checks.length} checks registered through the API`);
+    }
+  }
+
+  /** Makes the API registrations durable before a write is acknowledged (no-op without a data dir). */
+  private async persistRegistrations(): Promise<void> {
+    await this.registrations?.save();
+  }
+
+  /** The whole replicated state as a snapshot archive, at the index it covers. */
+  async snapshot(): Promise<{ archive: Buffer; index: bigint }> {
+    // Taken synchronously: the state and its index belong to the same instant.
+    const index = this.durable ? this.durable.appliedIndex : this.raftLog.lastIndex;
+    const state = Buffer.from(JSON.stringify(this.sm.snapshot()));
+    return { archive: writeSnapshotArchive({ index, term: 1n, state }), index };
+  }
+
+  /**
+   * Replaces all replicated state with an archive's (see CoreAccess.restore). Everything is
+   * checked before anything changes; with a data dir the result is durable when this resolves.
+   */
+  async restore(archive: Buffer): Promise<{ index: bigint }> {
+    const { meta, state } = readSnapshotArchive(archive);
+    const parsed = parseArchiveState(state);
+    let index: bigint;
+    if (this.durable) index = await this.durable.installSnapshot(parsed);
+    else {
+      this.sm.restore(parsed);
+      index = this.sm.lastIndex;
+    }
+    this.log.info(`restored snapshot ${meta.id} (archive index ${meta.index}); state now at index ${index}`);
+    return { index };
   }
 
   /** The DNS port actually bound (useful with port 0 in tests). */
@@ -189,6 +305,7 @@ export class Agent {
         ? maintenanceCheck(serviceMaint(serviceId), 'Service Maintenance Mode', reason || 'Maintenance mode is enabled for this service, but no reason was provided. This is a default message.', svc)
         : undefined,
     );
+    await this.persistRegistrations();
     return true;
   }
 
@@ -199,6 +316,7 @@ export class Agent {
         ? maintenanceCheck(NODE_MAINT, 'Node Maintenance Mode', reason || 'Maintenance mode is enabled for this node, but no reason was provided. This is a default message.')
         : undefined,
     );
+    await this.persistRegistrations();
   }
 
   /**
@@ -217,6 +335,7 @@ export class Agent {
     const keep = new Set(def.checks.map((c) => c.id));
     for (const c of previous?.checks ?? []) if (!keep.has(c.id)) this.checks.remove(c.id);
     for (const c of def.checks) this.checks.add(c);
+    await this.persistRegistrations();
   }
 
   async removeService(id: string): Promise<boolean> {
@@ -224,7 +343,9 @@ export class Agent {
     if (!def) return false;
     for (const c of def.checks) this.checks.remove(c.id);
     for (const c of this.local.checkDefs()) if (c.serviceId === id) this.checks.remove(c.id);
-    return this.local.removeService(id);
+    const removed = await this.local.removeService(id);
+    await this.persistRegistrations();
+    return removed;
   }
 
   async addCheck(def: CheckDefinition): Promise<void> {
@@ -234,6 +355,7 @@ export class Agent {
     this.checks.validate(def);
     await this.local.addCheck(def);
     this.checks.add(def);
+    await this.persistRegistrations();
   }
 
   /** Remove a check, standalone or embedded in a service definition. */
@@ -243,9 +365,12 @@ export class Agent {
     if (owner) {
       await this.local.addService({ ...owner, checks: owner.checks.filter((c) => c.id !== id) });
       await this.raftLog.propose({ type: 'catalog.deregister', node: this.local.nodeFields.node, checkId: id });
+      await this.persistRegistrations();
       return true;
     }
-    return this.local.removeCheck(id);
+    const removed = await this.local.removeCheck(id);
+    await this.persistRegistrations();
+    return removed;
   }
 
   /** TTL check update (the HTTP API's /v1/agent/check/pass|warn|fail|update). */
@@ -290,7 +415,7 @@ export class Agent {
     return this.local.serviceDefs().some((s) => s.checks.some((c) => c.id === checkId));
   }
 
-  /** Graceful stop: plugins, checks, sockets. Safe to call twice. */
+  /** Graceful stop: plugins, checks, sockets, then the log and storage. Safe to call twice. */
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
@@ -299,6 +424,9 @@ export class Agent {
     await this.plugins.stop();
     await this.udp?.close();
     await this.tcp?.close();
+    // Writes in flight finish (and are acknowledged) before the store closes.
+    await this.durable?.close();
+    await this.storage?.close();
   }
 
   /** The agent's own node check: in a single-node agent it is always alive. */

@@ -32,3 +32,20 @@ it('answers DNS while a full sync of 5,000 services is still running', async () 
   await sync;
   expect(syncDone).toBe(true);
 }, 60_000);
+
+it("keeps the server's own `consul` service through a full sync (NS answers are built from it)", async () => {
+  const dev = await Agent.start(
+    effectivePlugins(loadConfig({ flags: ['-dev', '-dns-port', '0', '-node', 'ae-ns', '-plugin', 'none'] })),
+    { log: silentLogger },
+  );
+  try {
+    expect(dev.sm.serviceRows('consul')).toHaveLength(1);
+    const nodeChecks = dev.sm.nodeChecks('ae-ns').filter((c) => c.checkId === 'serfHealth');
+    await dev.local.syncAll(nodeChecks);
+    expect(dev.sm.serviceRows('consul')).toHaveLength(1);
+    const reply = await askUdp('consul.service.consul', { port: dev.dnsPort });
+    expect(dataOf(reply, 'A')).toEqual(['127.0.0.1']);
+  } finally {
+    await dev.stop();
+  }
+});

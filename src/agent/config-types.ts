@@ -105,6 +105,14 @@ export interface RuntimeConfig {
   domain: string;
   altDomain?: string;
   dataDir?: string;
+  /**
+   * Where the replicated log, snapshots and this agent's API registrations are kept: `rocksdb`
+   * under `<dataDir>/raft` (survives restarts), or `memory` (nothing survives). Resolved by
+   * loadConfig: `rocksdb` whenever a data dir is given outside -dev, unless set.
+   */
+  storageEngine: 'memory' | 'rocksdb';
+  /** Snapshot the state and compact the log after this many entries (Consul's raft_snapshot_threshold). */
+  raftSnapshotThreshold: number;
   zoneDir?: string;
   /** `ip:port` (port 53 added when absent), deduplicated, in order. */
   recursors: string[];
@@ -120,6 +128,8 @@ export interface RuntimeConfig {
   /** Plugins this host runs, by name, and their options. */
   plugins: string[];
   pluginConfig: Record<string, Record<string, unknown>>;
+  /** Consul's `limits.kv_max_value_size` / `limits.txn_max_req_len` (bytes) when a config sets them (the kv plugin reads them). */
+  limits?: { kvMaxValueSize?: number; txnMaxReqLen?: number };
   logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error';
   /** The files this config was read from, in load order. */
   sources: string[];

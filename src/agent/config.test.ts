@@ -185,6 +185,33 @@ describe('loadConfig: defaults and -dev', () => {
     });
   });
 
+  it('storage engine: rocksdb with a data dir outside -dev, memory otherwise, unless set', () => {
+    const data = join(root, 'data');
+    expect(load(['-data-dir', data]).storageEngine).toBe('rocksdb');
+    expect(load(['-dev']).storageEngine).toBe('memory');
+    expect(load(['-dev', '-data-dir', data]).storageEngine).toBe('memory');
+    expect(load(['-data-dir', data, '-storage-engine', 'memory']).storageEngine).toBe('memory');
+    expect(load(['-dev', '-data-dir', data, '-storage-engine', 'rocksdb']).storageEngine).toBe('rocksdb');
+    expect(load(['-dev', '-config-file', file({ storage_engine: 'rocksdb', data_dir: data })]).storageEngine).toBe('rocksdb');
+    // A file's choice holds unless the flag says otherwise.
+    expect(load(['-data-dir', data, '-config-file', file({ storage_engine: 'memory' })]).storageEngine).toBe('memory');
+    expect(load(['-data-dir', data, '-config-file', file({ raft_snapshot_threshold: 100 })]).raftSnapshotThreshold).toBe(100);
+    expect(load(['-dev']).raftSnapshotThreshold).toBe(16384);
+  });
+
+  it('refuses a bad storage engine, or rocksdb without a data dir, naming where it was set', () => {
+    expect(refused(() => load(['-dev', '-storage-engine', 'leveldb'])).message).toBe(
+      '-storage-engine: storage engine must be "memory" or "rocksdb", not "leveldb"',
+    );
+    const f = file({ storage_engine: 'rocksdb' });
+    expect(refused(() => load(['-dev', '-config-file', f])).message).toBe(
+      `${f}: storage_engine: "rocksdb" keeps its files in the data dir; set data_dir or -data-dir (or use "memory")`,
+    );
+    expect(refused(() => load(['-dev', '-storage-engine', 'rocksdb'])).message).toMatch(/^-storage-engine: "rocksdb" keeps its files in the data dir/);
+    const bad = refusedFile({ raft_snapshot_threshold: 0 });
+    expect(bad.message).toMatch(/raft_snapshot_threshold/);
+  });
+
   it('refuses to start outside -dev without a data dir, in Consul\'s words', () => {
     const err = refused(() => load([]));
     expect(err.code).toBe(ERR.CONFIG_INVALID);

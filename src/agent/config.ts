@@ -48,6 +48,8 @@ export interface AgentFlags {
   /** -recursor, in order (repeatable). */
   recursors: string[];
   dataDir?: string;
+  /** -storage-engine: memory or rocksdb. */
+  storageEngine?: string;
   /**
    * -config-file and -config-dir in the order given (Consul keeps both in one list). Either kind
    * may name a file or a directory: what is on disk decides, as in Consul.
@@ -78,6 +80,7 @@ const FLAGS: Record<string, { type: FlagType; field?: keyof AgentFlags }> = {
   'alt-domain': { type: 'string', field: 'altDomain' },
   recursor: { type: 'list', field: 'recursors' },
   'data-dir': { type: 'string', field: 'dataDir' },
+  'storage-engine': { type: 'string', field: 'storageEngine' },
   'config-file': { type: 'config-file' },
   'config-dir': { type: 'config-dir' },
   'zone-dir': { type: 'string', field: 'zoneDir' },
@@ -192,6 +195,8 @@ type ScalarKey =
   | 'domain'
   | 'altDomain'
   | 'dataDir'
+  | 'storageEngine'
+  | 'raftSnapshotThreshold'
   | 'zoneDir'
   | 'logLevel'
   | 'enableScriptChecks'
@@ -201,6 +206,7 @@ type ScalarKey =
 interface Layer {
   scalars: Partial<Pick<RuntimeConfig, ScalarKey>>;
   ports: Partial<RuntimeConfig['ports']>;
+  limits: NonNullable<RuntimeConfig['limits']>;
   dns: Partial<Omit<DnsConfig, 'soa' | 'serviceTtl'>>;
   soa: Partial<SoaConfig>;
   serviceTtl: Record<string, number>;
@@ -216,6 +222,7 @@ function emptyLayer(): Layer {
   return {
     scalars: {},
     ports: {},
+    limits: {},
     dns: {},
     soa: {},
     serviceTtl: {},
@@ -247,6 +254,8 @@ const TOP_SCHEMA: Schema = {
   bind_addr: [],
   client_addr: [],
   data_dir: [],
+  storage_engine: [],
+  raft_snapshot_threshold: [],
   zone_dir: [],
   log_level: [],
   enable_script_checks: [],
@@ -254,6 +263,7 @@ const TOP_SCHEMA: Schema = {
   check_update_interval: [],
   plugins: [],
   plugin_config: [],
+  limits: [],
 };
 
 /** Consul keys people carry over; set to a non-empty value they get a clearer refusal than "unknown". */
@@ -264,7 +274,7 @@ const TOP_UNSUPPORTED: Unsupported = Object.fromEntries(
     'serf_lan', 'serf_wan', 'encrypt', 'encrypt_verify_incoming', 'encrypt_verify_outgoing', 'ui', 'ui_config',
     'ui_dir', 'acl', 'acl_datacenter', 'acl_default_policy', 'acl_down_policy', 'acl_token', 'acl_master_token',
     'primary_datacenter', 'ca_file', 'ca_path', 'cert_file', 'key_file', 'verify_incoming', 'verify_outgoing',
-    'verify_server_hostname', 'tls', 'auto_encrypt', 'auto_config', 'connect', 'telemetry', 'watches', 'limits',
+    'verify_server_hostname', 'tls', 'auto_encrypt', 'auto_config', 'connect', 'telemetry', 'watches',
     'performance', 'leave_on_terminate', 'skip_leave_on_interrupt', 'reconnect_timeout', 'session_ttl_min',
     'disable_remote_exec', 'disable_update_check', 'enable_debug', 'enable_syslog', 'log_file', 'log_json',
     'pid_file', 'raft_protocol', 'translate_wan_addrs', 'segment', 'discard_check_output', 'http_config',
@@ -273,6 +283,13 @@ const TOP_UNSUPPORTED: Unsupported = Object.fromEntries(
 );
 
 const PORTS_SCHEMA: Schema = { dns: [], http: [] };
+/** Consul's `limits` keys Herald reads (the kv plugin's value and transaction sizes). */
+const LIMITS_SCHEMA: Schema = { kv_max_value_size: [], txn_max_req_len: [] };
+const LIMITS_UNSUPPORTED: Unsupported = Object.fromEntries(
+  ['http_max_conns_per_client', 'https_handshake_timeout', 'rpc_handshake_timeout', 'rpc_max_burst', 'rpc_max_conns_per_client', 'rpc_rate', 'request_limits'].map(
+    (k) => [k, 'is a Consul limit that Herald does not enforce'],
+  ),
+);
 const PORTS_UNSUPPORTED: Unsupported = Object.fromEntries(
   ['https', 'grpc', 'grpc_tls', 'serf_lan', 'serf_wan', 'server', 'sidecar_min_port', 'sidecar_max_port',
     'expose_min_port', 'expose_max_port'].map((k) => [k, `is a Consul port that Herald does not use`]),
@@ -419,6 +436,12 @@ function normRecursor(v: string, issues: Issues, path: string): string | undefin
   return isIP(ip) === 6 ? `[${canonicalV6(ip)}]:${p}` : `${ip}:${p}`;
 }
 
+function normStorageEngine(v: string, issues: Issues, path: string): RuntimeConfig['storageEngine'] | undefined {
+  if (v === 'memory' || v === 'rocksdb') return v;
+  issues.add(path, `storage engine must be "memory" or "rocksdb", not ${JSON.stringify(v)}`);
+  return undefined;
+}
+
 function checkPluginName(name: string, issues: Issues, path: string): boolean {
   if (!PLUGIN_NAME.test(name)) {
     issues.add(path, `plugin name ${JSON.stringify(name)} must be lowercase letters, digits and dashes`);
@@ -449,6 +472,8 @@ function readFileLayer(value: unknown, issues: Issues, file: string, warn: (m: s
   s.domain = str('domain', normDomain);
   s.altDomain = str('alt_domain', normDomain);
   s.dataDir = str('data_dir', (v, i, p) => nonEmpty(v, i, p, 'data_dir'));
+  s.storageEngine = str('storage_engine', normStorageEngine);
+  s.raftSnapshotThreshold = f.int('raft_snapshot_threshold', 1, INT32);
   s.zoneDir = str('zone_dir', (v, i, p) => nonEmpty(v, i, p, 'zone_dir'));
   s.logLevel = str('log_level', normLogLevel);
   s.enableScriptChecks = f.bool('enable_script_checks');
@@ -459,6 +484,11 @@ function readFileLayer(value: unknown, issues: Issues, file: string, warn: (m: s
   if (ports) {
     layer.ports.dns = ports.int('dns', -1, 65535);
     layer.ports.http = ports.int('http', -1, 65535);
+  }
+  const limits = f.object('limits', LIMITS_SCHEMA, LIMITS_UNSUPPORTED);
+  if (limits) {
+    layer.limits.kvMaxValueSize = limits.int('kv_max_value_size', 1, INT32);
+    layer.limits.txnMaxReqLen = limits.int('txn_max_req_len', 1, INT32);
   }
 
   const recursors = f.stringList('recursors') ?? [];
@@ -591,6 +621,7 @@ function flagsLayer(flags: AgentFlags, issues: Issues): Layer {
   s.domain = opt(flags.domain, '-domain', normDomain);
   s.altDomain = opt(flags.altDomain, '-alt-domain', normDomain);
   s.dataDir = opt(flags.dataDir, '-data-dir', (v, i, p) => nonEmpty(v, i, p, 'data dir'));
+  s.storageEngine = opt(flags.storageEngine, '-storage-engine', normStorageEngine);
   s.zoneDir = opt(flags.zoneDir, '-zone-dir', (v, i, p) => nonEmpty(v, i, p, 'zone dir'));
   s.logLevel = opt(flags.logLevel, '-log-level', normLogLevel);
   s.enableScriptChecks = flags.enableScriptChecks;
@@ -626,6 +657,10 @@ function applyLayer(cfg: RuntimeConfig, layer: Layer, services: Placed<ServiceDe
   };
   assignDefined(cfg, layer.scalars);
   assignDefined(cfg.ports, layer.ports);
+  if (layer.limits.kvMaxValueSize !== undefined || layer.limits.txnMaxReqLen !== undefined) {
+    cfg.limits = { ...cfg.limits };
+    assignDefined(cfg.limits, layer.limits);
+  }
   assignDefined(cfg.dnsConfig, layer.dns);
   assignDefined(cfg.dnsConfig.soa, layer.soa);
   for (const [k, v] of Object.entries(layer.serviceTtl)) {
@@ -746,20 +781,40 @@ export function loadConfig(input: { flags: string[] } | AgentFlags, opts: LoadCo
 
   const services: Placed<ServiceDefinition>[] = [];
   const checks: Placed<CheckDefinition>[] = [];
+  // Which layer set storage_engine, if any: unset, it follows the data dir (validateWhole).
+  let engineFrom: string | undefined;
   for (const entry of flags.configPaths) {
     for (const file of expandConfigPath(entry, issues)) {
       const layer = loadFile(file, issues, warn);
       if (!file.endsWith('.hcl')) cfg.sources.push(file);
+      if (layer?.scalars.storageEngine !== undefined) engineFrom = `${file}: storage_engine`;
       if (layer) applyLayer(cfg, layer, services, checks);
     }
   }
-  applyLayer(cfg, flagsLayer(flags, issues.scoped(undefined, ERR.FLAG_INVALID)), services, checks);
+  const fromFlags = flagsLayer(flags, issues.scoped(undefined, ERR.FLAG_INVALID));
+  if (fromFlags.scalars.storageEngine !== undefined) engineFrom = '-storage-engine';
+  applyLayer(cfg, fromFlags, services, checks);
+  resolveStorageEngine(cfg, engineFrom, issues);
 
   validateWhole(cfg, services, checks, issues);
   issues.throwIfAny();
   cfg.services = services.map((p) => p.def);
   cfg.checks = checks.map((p) => p.def);
   return cfg;
+}
+
+/**
+ * DESIGN principle 6: `rocksdb` whenever a data dir is given outside -dev, `memory` otherwise;
+ * an explicit `rocksdb` needs a data dir to live in (`engineFrom` names where it was set).
+ */
+function resolveStorageEngine(cfg: RuntimeConfig, engineFrom: string | undefined, issues: Issues): void {
+  if (engineFrom === undefined) {
+    cfg.storageEngine = cfg.dataDir && !cfg.dev ? 'rocksdb' : 'memory';
+    return;
+  }
+  if (cfg.storageEngine === 'rocksdb' && !cfg.dataDir) {
+    issues.add('', `${engineFrom}: "rocksdb" keeps its files in the data dir; set data_dir or -data-dir (or use "memory")`);
+  }
 }
 
 /** Rules that span layers: required values, uniqueness, references, script enablement. */

@@ -86,6 +86,13 @@ export function defaultConfig(hostname: string): RuntimeConfig {
     altDomain: undefined,
     // Consul: required outside -dev (checked in config.ts, not defaulted).
     dataDir: undefined,
+    // Herald-only (DESIGN principle 6): a placeholder that config.ts resolves once every layer is
+    // in: rocksdb whenever a data dir is given outside -dev (a restart then loses nothing that was
+    // acknowledged), memory otherwise, unless storage_engine / -storage-engine says.
+    storageEngine: 'memory',
+    // Consul: 16384 entries between snapshots. Restart replays at most this many entries after
+    // the snapshot; each snapshot serialises the whole state once.
+    raftSnapshotThreshold: 16384,
     // Herald-only: no static zones unless a directory is given.
     zoneDir: undefined,
     // Consul: none; names outside the domain(s) then get REFUSED (spec 1.8) rather than leaking upstream.

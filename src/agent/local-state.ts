@@ -28,6 +28,9 @@ export async function forEachYielding<T>(items: Iterable<T>, fn: (item: T) => Pr
 }
 
 /** The node check every agent registers for itself (spec §2.4). */
+/** The service servers register for themselves (NS answers are built from it). */
+export const SERVER_SERVICE_ID = 'consul';
+
 export const SERF_HEALTH = 'serfHealth';
 
 export class LocalState {
@@ -65,6 +68,11 @@ export class LocalState {
     const out = [...this.checks.values()];
     for (const s of this.services.values()) out.push(...s.checks);
     return out;
+  }
+
+  /** Checks registered on their own (not embedded in a service definition). */
+  standaloneCheckDefs(): CheckDefinition[] {
+    return [...this.checks.values()];
   }
 
   checkDef(id: string): CheckDefinition | undefined {
@@ -149,7 +157,9 @@ export class LocalState {
       ...this.checkDefs().map((c) => c.id),
       ...this.maintenance.keys(),
     ]);
-    const stale = this.sm.nodeServices(this.node.node).filter((row) => !this.services.has(row.id));
+    // The `consul` service belongs to the server, not to local state: Consul's anti-entropy skips
+    // it too (agent/local/state.go), or a dev agent's NS answers would vanish at the first sync.
+    const stale = this.sm.nodeServices(this.node.node).filter((row) => !this.services.has(row.id) && row.id !== SERVER_SERVICE_ID);
     await forEachYielding(stale, (row) => this.log.propose({ type: 'catalog.deregister', node: this.node.node, serviceId: row.id }));
     const staleChecks = this.sm.nodeChecks(this.node.node).filter((row) => !ownedChecks.has(row.checkId));
     await forEachYielding(staleChecks, (row) => this.log.propose({ type: 'catalog.deregister', node: this.node.node, checkId: row.checkId }));

@@ -151,6 +151,11 @@ export function createMemoryStorage(hooks: StorageHooks = {}): Storage {
     log: new MemoryLogStore(state, hooks),
     stable: new MemoryStableStore(state),
     snapshots: new MemorySnapshotStore(state),
+    // Memory never fails a write, so there is nothing to recover from.
+    failed: undefined,
+    async recover() {
+      state.check();
+    },
     async close() {
       state.closed = true;
     },

@@ -16,6 +16,8 @@ describe('openStorage', () => {
     [{ dev: true, dataDir: '/var/lib/herald' }, 'memory'],
     [{ dev: false, dataDir: '' }, 'memory'],
     [{ dev: false, dataDir: '/var/lib/herald' }, 'rocksdb'],
+    [{ dev: false, dataDir: '/var/lib/herald', storageEngine: 'memory' }, 'memory'],
+    [{ dev: true, dataDir: '/var/lib/herald', storageEngine: 'rocksdb' }, 'rocksdb'],
   ] as const)('%j -> %s', (config, engine) => {
     expect(storageEngineFor(config)).toBe(engine);
   });

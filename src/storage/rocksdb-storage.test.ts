@@ -56,10 +56,51 @@ describe('rocksdb storage', () => {
     expect(await b.snapshots.latest()).toEqual({ meta: { index: 10n, term: 1n }, data: Buffer.from('snap-10') });
   });
 
-  it('a second open of the same dir is refused while the first holds it', async () => {
+  it('a second open of the same dir is refused while the first holds it, naming the dir', async () => {
     const dir = tmp();
     await open(dir);
-    await expect(openRocksStorage({ dir })).rejects.toMatchObject({ code: ERR.STORAGE_OPEN });
+    const err = await openRocksStorage({ dir }).catch((e: Error) => e);
+    expect(err).toMatchObject({ code: ERR.STORAGE_OPEN });
+    expect((err as Error).message).toContain(`storage: ${dir} is in use by another process`);
+  });
+
+  it('a full disk fails the sync with STORAGE_NO_SPACE, refuses later writes, and recover() reopens', async () => {
+    const dir = tmp();
+    let full = false;
+    // The binding's own words for ENOSPC (seen on a full tmpfs): code LEVEL_IO_ERROR.
+    const enospc = () =>
+      Object.assign(new Error('IO error: No space left on device: While appending to file: 000011.sst: No space left on device'), {
+        code: 'LEVEL_IO_ERROR',
+      });
+    const wrap = (db: ReturnType<typeof rawRocks>): ReturnType<typeof rawRocks> => ({
+      ...db,
+      open: () => (full ? Promise.reject(enospc()) : db.open()),
+      close: () => db.close(),
+      get: (k) => db.get(k),
+      iterator: (o) => db.iterator(o),
+      batch: (ops, o) => (full ? Promise.reject(enospc()) : db.batch(ops, o)),
+    });
+    const s = await open(dir, { wrap });
+    await s.log.append(run(1n, 3n));
+    full = true;
+    const failed = await Promise.allSettled([s.log.append(run(4n, 4n)), s.log.append(run(5n, 5n))]);
+    expect(failed.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+    const err = (failed[0] as PromiseRejectedResult).reason as Error & { code: string };
+    expect(err.code).toBe(ERR.STORAGE_NO_SPACE);
+    expect(err.message).toMatch(/^storage: no space left on device: log append \(sync write\) failed: IO error: No space left/);
+    expect(s.failed).toBe(err);
+    // Everything else refuses too, with the same error, until recovered; reads still work.
+    await expect(s.stable.set('k', Buffer.from('v'))).rejects.toBe(err);
+    await expect(s.log.append(run(4n, 4n))).rejects.toBe(err);
+    expect(await s.log.lastIndex()).toBe(3n);
+    // Still full: recover() rejects and the store stays failed.
+    await expect(s.recover()).rejects.toMatchObject({ code: ERR.STORAGE_NO_SPACE });
+    expect(s.failed).toBeDefined();
+    full = false;
+    await s.recover();
+    expect(s.failed).toBeUndefined();
+    await s.log.append(run(4n, 5n));
+    expect((await s.log.range(1n, 5n)).map((e) => e.data.toString())).toEqual(run(1n, 5n).map((e) => e.data.toString()));
   });
 
   it('refuses a data dir with an unknown format marker', async () => {

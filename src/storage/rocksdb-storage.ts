@@ -13,14 +13,22 @@
  * - `meta/format`          -> `1`; any other value refuses to open.
  *
  * Durability: every write that must survive a crash is `batch(ops, { sync: true })` (RocksDB
- * WriteOptions.sync: WAL fsync before return). NOTE: this binding performs the write, fsync
- * included, synchronously on the JS thread (binding.cc `batch_write`); group commit keeps it to
- * one fsync per event-loop turn however many appends are waiting.
+ * WriteOptions.sync: WAL fsync before return). The binding performs that write, fsync included,
+ * synchronously on whichever thread calls it (binding.cc `batch_write`), so by default the
+ * database lives on its own worker thread (rocks-thread.ts) and the JS thread only posts
+ * batches; group commit (below, on the JS thread) still shares one fsync among every append
+ * that queued while the previous one was in flight.
+ *
+ * A failed sync (a full disk: ENOSPC) leaves RocksDB refusing every later write with the same
+ * error, even after space is freed (its background error is sticky), and the page cache can no
+ * longer be trusted (fsyncgate). So the engine marks itself failed, rejects every write, and
+ * `recover()` closes and reopens the database, which re-reads only what is durable.
  */
 import { createRequire } from 'node:module';
 import { ERR, HeraldError } from '../errors.ts';
 import { silentLogger, type Logger } from '../log.ts';
 import { decodeLogEntry, decodeRecord, encodeLogEntry, encodeRecord } from './log-record.ts';
+import { threadRocks } from './rocks-thread.ts';
 import {
   checkAppend,
   checkIndex,
@@ -52,7 +60,10 @@ const { RocksLevel } = createRequire(import.meta.url)('@nxtedition/rocksdb') as 
   RocksLevel: new (location: string, options: { keyEncoding: 'buffer'; valueEncoding: 'buffer' }) => RawRocks;
 };
 
-/** A raw RocksLevel handle with buffer keys and values (tests, tooling); not opened yet. */
+/**
+ * A raw RocksLevel handle with buffer keys and values, on the calling thread (tests, tooling,
+ * and the `thread: 'main'` engine the benchmark compares against); not opened yet.
+ */
 export function rawRocks(dir: string): RawRocks {
   return new RocksLevel(dir, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
 }
@@ -78,12 +89,31 @@ function keyIndex(key: Buffer): bigint | undefined {
   return key.length === LOG_PREFIX.length + 8 ? key.readBigUInt64BE(LOG_PREFIX.length) : undefined;
 }
 
+/**
+ * A storage failure as users see it (an HTTP 500 body, a log line): `storage: ...`, and for a
+ * full disk STORAGE_NO_SPACE with `storage: no space left on device: ...` up front.
+ */
+export function storageIoError(what: string, err: unknown): HeraldError {
+  const message = errorText(err);
+  if ((err as { code?: string })?.code === 'ENOSPC' || /no space left on device/i.test(message)) {
+    return new HeraldError(ERR.STORAGE_NO_SPACE, `storage: no space left on device: ${what} failed: ${message}`, { cause: err });
+  }
+  return new HeraldError(ERR.STORAGE_IO, `storage: ${what} failed: ${message}`, { cause: err });
+}
+
+/** An error's message, with its cause's when it has one (abstract-level wraps open failures). */
+function errorText(err: unknown): string {
+  const e = err as { message?: string; cause?: { message?: string } } | undefined;
+  const message = e?.message ?? String(err);
+  return e?.cause?.message ? `${message}: ${e.cause.message}` : message;
+}
+
 async function getOrUndefined(db: RawRocks, key: Buffer): Promise<Buffer | undefined> {
   try {
     return await db.get(key);
   } catch (err) {
     if ((err as { code?: string }).code === 'LEVEL_NOT_FOUND') return undefined;
-    throw new HeraldError(ERR.STORAGE_IO, `read ${key.toString('latin1')}: ${(err as Error).message}`, { cause: err });
+    throw storageIoError(`read ${key.toString('latin1')}`, err);
   }
 }
 
@@ -91,7 +121,7 @@ async function syncWrite(db: RawRocks, ops: RawBatchOp[], what: string): Promise
   try {
     await db.batch(ops, { sync: true });
   } catch (err) {
-    throw new HeraldError(ERR.STORAGE_IO, `${what}: sync write failed: ${(err as Error).message}`, { cause: err });
+    throw storageIoError(`${what} (sync write)`, err);
   }
 }
 
@@ -116,16 +146,27 @@ function nextTail(t: Tail, op: LogOp): Tail {
   return op.index >= t.last ? { first: 0n, last: 0n } : { first: op.index + 1n, last: t.last };
 }
 
+/** The open handle and the engine's state, shared by the three stores (recover() swaps `db`). */
 class Lifecycle {
   closed = false;
   /** Set by a failed sync: the page cache can no longer be trusted (fsyncgate), so stop writing. */
   failed: HeraldError | undefined;
+  constructor(public db: RawRocks) {}
   check(): void {
     if (this.closed) throw new HeraldError(ERR.STORAGE_CLOSED, 'storage (rocksdb) is closed');
   }
   checkWritable(): void {
     this.check();
     if (this.failed) throw this.failed;
+  }
+  /** A synced write; a failure marks the engine failed (every later write then refuses). */
+  async write(ops: RawBatchOp[], what: string): Promise<void> {
+    try {
+      await syncWrite(this.db, ops, what);
+    } catch (err) {
+      this.failed ??= err as HeraldError;
+      throw err;
+    }
   }
 }
 
@@ -145,11 +186,16 @@ class RocksLogStore implements LogStore {
   private idleWaiters: Array<() => void> = [];
 
   constructor(
-    private readonly db: RawRocks,
     private readonly life: Lifecycle,
     private readonly hooks: StorageHooks,
     tail: Tail,
   ) {
+    this.committed = tail;
+    this.queuedTail = tail;
+  }
+
+  /** After a reopen: what the log holds now (nothing is queued: a failed sync rejected it all). */
+  resetTail(tail: Tail): void {
     this.committed = tail;
     this.queuedTail = tail;
   }
@@ -169,7 +215,7 @@ class RocksLogStore implements LogStore {
     checkIndex(index, 'get', true);
     const { first, last } = this.committed;
     if (last === 0n || index < first || index > last) return undefined;
-    const v = await getOrUndefined(this.db, logKey(index));
+    const v = await getOrUndefined(this.life.db, logKey(index));
     if (v === undefined) return undefined;
     return this.decode(index, v);
   }
@@ -184,7 +230,7 @@ class RocksLogStore implements LogStore {
     if (from < first) throw new HeraldError(ERR.STORAGE_COMPACTED, `range: index ${from} is below first index ${first}`);
     const to = toInclusive < last ? toInclusive : last;
     if (from > to) return [];
-    const it = this.db.iterator({ gte: logKey(from), lte: logKey(to) });
+    const it = this.life.db.iterator({ gte: logKey(from), lte: logKey(to) });
     const out: LogEntry[] = [];
     let bytes = 0;
     let expect = from;
@@ -295,13 +341,12 @@ class RocksLogStore implements LogStore {
       ops = this.deletes(head);
     }
     try {
-      if (ops.length > 0) await syncWrite(this.db, ops, `log ${head.kind}`);
+      if (ops.length > 0) await this.life.write(ops, `log ${head.kind}`);
     } catch (err) {
       // After a failed fsync nothing later may claim durability: fail this group and every
       // queued op, and refuse further writes until the store is reopened.
-      this.life.failed = err as HeraldError;
       const all = group.concat(this.queue.splice(0));
-      for (const o of all) o.reject(this.life.failed);
+      for (const o of all) o.reject(err as Error);
       this.flushing = false;
       return this.notifyIdle();
     }
@@ -331,14 +376,11 @@ class RocksLogStore implements LogStore {
 }
 
 class RocksStableStore implements StableStore {
-  constructor(
-    private readonly db: RawRocks,
-    private readonly life: Lifecycle,
-  ) {}
+  constructor(private readonly life: Lifecycle) {}
 
   async get(key: string): Promise<Buffer | undefined> {
     this.life.check();
-    const v = await getOrUndefined(this.db, Buffer.from(STABLE_PREFIX + key));
+    const v = await getOrUndefined(this.life.db, Buffer.from(STABLE_PREFIX + key));
     if (v === undefined) return undefined;
     const r = decodeRecord(v);
     if (!r.ok) throw new HeraldError(ERR.STORAGE_CORRUPT, `stable ${JSON.stringify(key)}: ${r.reason}`);
@@ -347,15 +389,12 @@ class RocksStableStore implements StableStore {
 
   async set(key: string, value: Buffer): Promise<void> {
     this.life.checkWritable();
-    await syncWrite(this.db, [{ type: 'put', key: Buffer.from(STABLE_PREFIX + key), value: encodeRecord(value) }], `stable set ${JSON.stringify(key)}`);
+    await this.life.write([{ type: 'put', key: Buffer.from(STABLE_PREFIX + key), value: encodeRecord(value) }], `stable set ${JSON.stringify(key)}`);
   }
 }
 
 class RocksSnapshotStore implements SnapshotStore {
-  constructor(
-    private readonly db: RawRocks,
-    private readonly life: Lifecycle,
-  ) {}
+  constructor(private readonly life: Lifecycle) {}
 
   async save(meta: SnapshotMeta, data: Buffer): Promise<void> {
     this.life.checkWritable();
@@ -365,12 +404,12 @@ class RocksSnapshotStore implements SnapshotStore {
     payload.writeBigUInt64BE(meta.index, 0);
     payload.writeBigUInt64BE(meta.term, 8);
     payload.set(data, 16);
-    await syncWrite(this.db, [{ type: 'put', key: SNAP_KEY, value: encodeRecord(payload) }], 'snapshot save');
+    await this.life.write([{ type: 'put', key: SNAP_KEY, value: encodeRecord(payload) }], 'snapshot save');
   }
 
   async latest(): Promise<{ meta: SnapshotMeta; data: Buffer } | undefined> {
     this.life.check();
-    const v = await getOrUndefined(this.db, SNAP_KEY);
+    const v = await getOrUndefined(this.life.db, SNAP_KEY);
     if (v === undefined) return undefined;
     const r = decodeRecord(v);
     if (!r.ok || r.payload.length < 16) {
@@ -438,21 +477,41 @@ export interface RocksStorageOptions {
   /** Receives recovery warnings (dropped log ranges). */
   logger?: Logger;
   hooks?: StorageHooks;
+  /**
+   * Where the binding runs: `worker` (default) on its own thread (rocks-thread.ts), `main` on
+   * the calling thread (what the event-loop benchmark compares against).
+   */
+  thread?: 'worker' | 'main';
+  /** Tests: wrap the raw handle (to inject I/O faults). Called for every (re)open. */
+  wrap?: (db: RawRocks) => RawRocks;
 }
 
-/**
- * Opens (or creates) the rocksdb engine in `dir`, verifies the log (see recoverLog) and returns
- * the storage. Rejects STORAGE_OPEN when RocksDB refuses (e.g. another process holds the LOCK)
- * or the format marker is unknown.
- */
-export async function openRocksStorage(opts: RocksStorageOptions): Promise<Storage> {
-  const logger = opts.logger ?? silentLogger;
-  const db = rawRocks(opts.dir);
+/** Opens the raw handle for `opts`, mapping RocksDB's refusals to STORAGE_OPEN / STORAGE_NO_SPACE. */
+async function openRaw(opts: RocksStorageOptions): Promise<RawRocks> {
+  const inner = opts.thread === 'main' ? rawRocks(opts.dir) : threadRocks(opts.dir);
+  const db = opts.wrap ? opts.wrap(inner) : inner;
   try {
     await db.open();
   } catch (err) {
-    throw new HeraldError(ERR.STORAGE_OPEN, `storage: cannot open RocksDB at ${opts.dir}: ${(err as Error).message}`, { cause: err });
+    await db.close().catch(() => {});
+    const e = err as { code?: string; cause?: { code?: string } };
+    const text = errorText(err);
+    if (e.code === 'LEVEL_LOCKED' || e.cause?.code === 'LEVEL_LOCKED') {
+      throw new HeraldError(
+        ERR.STORAGE_OPEN,
+        `storage: ${opts.dir} is in use by another process (is another herald agent running with this data dir?): ${text}`,
+        { cause: err },
+      );
+    }
+    const io = storageIoError(`open ${opts.dir}`, err);
+    if (io.code === ERR.STORAGE_NO_SPACE) throw io;
+    throw new HeraldError(ERR.STORAGE_OPEN, `storage: cannot open RocksDB at ${opts.dir}: ${text}`, { cause: err });
   }
+  return db;
+}
+
+/** Checks (or writes) the format marker, then recovers the log; closes `db` on failure. */
+async function prepare(db: RawRocks, opts: RocksStorageOptions, logger: Logger): Promise<Tail> {
   try {
     const format = await getOrUndefined(db, FORMAT_KEY);
     if (format === undefined) {
@@ -460,26 +519,65 @@ export async function openRocksStorage(opts: RocksStorageOptions): Promise<Stora
     } else if (format.toString() !== FORMAT) {
       throw new HeraldError(ERR.STORAGE_OPEN, `storage: ${opts.dir} has format ${JSON.stringify(format.toString())}, this build reads ${FORMAT}`);
     }
-    const tail = await recoverLog(db, logger);
-    const life = new Lifecycle();
-    const log = new RocksLogStore(db, life, opts.hooks ?? {}, tail);
-    let closing: Promise<void> | undefined;
-    return {
-      engine: 'rocksdb',
-      log,
-      stable: new RocksStableStore(db, life),
-      snapshots: new RocksSnapshotStore(db, life),
-      close() {
-        closing ??= (async () => {
-          await log.idle();
-          life.closed = true;
-          await db.close();
-        })();
-        return closing;
-      },
-    };
+    return await recoverLog(db, logger);
   } catch (err) {
     await db.close().catch(() => {});
     throw err;
   }
+}
+
+/**
+ * Opens (or creates) the rocksdb engine in `dir`, verifies the log (see recoverLog) and returns
+ * the storage. Rejects STORAGE_OPEN when RocksDB refuses (another process holds the LOCK: the
+ * message says so) or the format marker is unknown, STORAGE_NO_SPACE when the disk is full.
+ */
+export async function openRocksStorage(opts: RocksStorageOptions): Promise<Storage> {
+  const logger = opts.logger ?? silentLogger;
+  const first = await openRaw(opts);
+  const tail = await prepare(first, opts, logger);
+  const life = new Lifecycle(first);
+  const log = new RocksLogStore(life, opts.hooks ?? {}, tail);
+  let closing: Promise<void> | undefined;
+  let recovering: Promise<void> | undefined;
+  return {
+    engine: 'rocksdb',
+    log,
+    stable: new RocksStableStore(life),
+    snapshots: new RocksSnapshotStore(life),
+    get failed() {
+      return life.failed;
+    },
+    recover() {
+      life.check();
+      if (!life.failed) return Promise.resolve();
+      recovering ??= (async () => {
+        try {
+          await log.idle();
+          // RocksDB's close may report the same background error; the handle is gone either way.
+          await life.db.close().catch(() => {});
+          const db = await openRaw(opts);
+          const t = await prepare(db, opts, logger);
+          life.db = db;
+          log.resetTail(t);
+          logger.warn(`storage reopened after a failed write; the log ends at ${t.last}`);
+          life.failed = undefined;
+        } finally {
+          recovering = undefined;
+        }
+      })();
+      return recovering;
+    },
+    close() {
+      closing ??= (async () => {
+        await recovering?.catch(() => {});
+        await log.idle();
+        life.closed = true;
+        await life.db.close().catch((err) => {
+          // A handle already closed by a failed recover() has nothing left to release.
+          if (!life.failed) throw err;
+        });
+      })();
+      return closing;
+    },
+  };
 }

@@ -78,6 +78,19 @@ export interface Storage {
   readonly log: LogStore;
   readonly stable: StableStore;
   readonly snapshots: SnapshotStore;
+  /**
+   * The error of a failed sync (STORAGE_NO_SPACE for a full disk, else STORAGE_IO), or
+   * undefined while writable. Once set, every write rejects with it until recover() succeeds:
+   * after a failed fsync the engine cannot tell what reached the disk.
+   */
+  readonly failed: HeraldError | undefined;
+  /**
+   * After a failed sync: releases the engine and opens it again, so it re-reads what is
+   * durable (a write that failed may or may not be there: callers that refused it must drop
+   * it, e.g. truncateAfter their last acknowledged index). Resolves once writable again (at
+   * once when not failed); rejects and stays failed while the cause (a full disk) persists.
+   */
+  recover(): Promise<void>;
   /** Waits for pending writes, then releases the engine (the RocksDB lock). Idempotent. */
   close(): Promise<void>;
 }
