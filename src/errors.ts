@@ -82,8 +82,22 @@ export const ERR = {
   RAFT_DRIVER_MISUSE: 'HERALD_ERR_RAFT_DRIVER_MISUSE',
   /** Raft core: a safety invariant would be violated (commit past the log, truncating committed entries). */
   RAFT_INVARIANT: 'HERALD_ERR_RAFT_INVARIANT',
+  /** Raft driver: this server is not the leader (the error names the leader's id and address when known). */
+  RAFT_NOT_LEADER: 'HERALD_ERR_RAFT_NOT_LEADER',
+  /** Raft driver: the leader refused a request (a membership change already pending, a transfer in progress, a change that changes nothing). */
+  RAFT_REFUSED: 'HERALD_ERR_RAFT_REFUSED',
+  /** Raft driver: a proposal was definitely not committed (another entry took its index); safe to retry. */
+  RAFT_PROPOSAL_DROPPED: 'HERALD_ERR_RAFT_PROPOSAL_DROPPED',
+  /** Raft driver: a proposal's outcome is unknown (leadership lost, timed out, covered by a received snapshot); it may still apply. */
+  RAFT_PROPOSAL_INDETERMINATE: 'HERALD_ERR_RAFT_PROPOSAL_INDETERMINATE',
+  /** Raft driver: a linearizable read or a leadership transfer was not confirmed in time (deposed or partitioned leader, election). */
+  RAFT_TIMEOUT: 'HERALD_ERR_RAFT_TIMEOUT',
+  /** Raft driver: the driver is stopped (or stopped with the request pending), or storage failed under it. */
+  RAFT_STOPPED: 'HERALD_ERR_RAFT_STOPPED',
   /** Test tooling: a history given to the linearizability checker is malformed (bad times, ids, outputs). */
   LINEARIZABILITY_HISTORY_INVALID: 'HERALD_ERR_LINEARIZABILITY_HISTORY_INVALID',
+  /** Test tooling: a seeded cluster simulation broke a Raft invariant, liveness or linearizability (the message names the seed). */
+  RAFT_SIM_FAILURE: 'HERALD_ERR_RAFT_SIM_FAILURE',
   /** RPC: a frame is over the size limit (refused before sending, or the connection that sent it is closed). */
   RPC_FRAME_TOO_LARGE: 'HERALD_ERR_RPC_FRAME_TOO_LARGE',
   /** RPC: the peer broke the wire protocol (bad frame type, undecodable payload, frame out of place); the connection is closed. */

@@ -9,10 +9,21 @@ const AVAILABLE: Record<string, () => Promise<{ default: HeraldPlugin }>> = {
   zones: () => import('../plugins/zones/index.ts'),
   forward: () => import('../plugins/forward/index.ts'),
   'http-api': () => import('../plugins/http-api/index.ts'),
+  kv: () => import('../plugins/kv/index.ts'),
+};
+
+/**
+ * The `herald` subcommands each plugin ships (its `HeraldPlugin.cli`, by name), so the CLI
+ * imports only the plugin that has the command asked for: importing every plugin would cost a
+ * CLI call the fastify load of http-api (~0.3 s) for nothing. src/cli/plugin-commands.test.ts
+ * checks this table against the plugins' exports.
+ */
+export const PLUGIN_CLI_COMMANDS: Readonly<Record<string, readonly string[]>> = {
+  kv: ['kv', 'lock'],
 };
 
 /** Plugins a host runs when its config names none. */
-export const DEFAULT_PLUGINS: readonly string[] = ['zones', 'forward', 'http-api'];
+export const DEFAULT_PLUGINS: readonly string[] = ['zones', 'forward', 'http-api', 'kv'];
 
 export function availablePluginNames(): string[] {
   return Object.keys(AVAILABLE);
