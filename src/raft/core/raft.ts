@@ -866,7 +866,9 @@ export class Raft {
     if (index > this.log.applied) {
       throw new HeraldError(ERR.RAFT_DRIVER_MISUSE, `snapshot at ${index} is past applied ${this.log.applied}`);
     }
-    const term = this.log.term(index);
+    // Applied entries are durable, so storage knows their term even while a snapshot from the
+    // leader, not yet persisted, shadows the whole log in memory (found by the simulator, seed 1301).
+    const term = this.log.term(index) ?? this.log.storage.term(index);
     let voters: readonly NodeId[] | undefined;
     for (const c of this.confHistory) if (c.index <= index) voters = c.voters;
     if (term === undefined || voters === undefined) {
