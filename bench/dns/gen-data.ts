@@ -19,6 +19,8 @@
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { seededRandom } from '../../src/seeded-random.ts';
+export { seededRandom };
 
 /** TTL for every generated record, seconds (the anchors doc uses 30 everywhere). */
 export const BENCH_TTL = 30;
@@ -65,21 +67,6 @@ export interface QuerySet {
   srv: string[];
   nx: string[];
   mix: string[];
-}
-
-/**
- * mulberry32: a tiny seeded PRNG, returning floats in [0, 1). Same seed, same sequence, on
- * every platform, which is all the benchmark needs (not cryptographic).
- */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Hex-encodes a dotted IPv4 the way Consul's `.addr.` names do (`10.1.2.3` -> `0a010203`). */

@@ -11,17 +11,7 @@
 import os from 'node:os';
 import { checkKvHistory, checkVersionedKvHistory, type KvInput, type KvOperation, type VersionedKvOperation } from '../../src/raft/sim/linearizability-kv.ts';
 import type { CheckResult } from '../../src/raft/sim/linearizability.ts';
-
-function rngFrom(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom as rngFrom } from '../../src/seeded-random.ts';
 
 interface Planned {
   clientId: number;

@@ -5,6 +5,7 @@
  * not a log write. Timers are runtime state, not replicated: the agent arms one for every
  * session at start-up and for every session it sees created, and clears them on invalidation.
  */
+import { realClearTimer, unrefSetTimer } from './injectable-timer.ts';
 
 /** Consul's structs.SessionTTLMultiplier. */
 export const SESSION_TTL_MULTIPLIER = 2;
@@ -22,14 +23,8 @@ export class SessionTimers {
   private readonly clearTimer: (handle: unknown) => void;
 
   constructor(private readonly opts: SessionTimerOptions) {
-    this.setTimer =
-      opts.setTimer ??
-      ((fn, ms) => {
-        const t = setTimeout(fn, ms);
-        t.unref();
-        return t;
-      });
-    this.clearTimer = opts.clearTimer ?? ((h) => clearTimeout(h as NodeJS.Timeout));
+    this.setTimer = opts.setTimer ?? unrefSetTimer;
+    this.clearTimer = opts.clearTimer ?? realClearTimer;
   }
 
   get size(): number {

@@ -5,6 +5,7 @@
  * Hints are bucketed by expiry time with `granularity` (30 s), so a burst of deletes costs one
  * timer and one reap per bucket, each reaping up to the highest index hinted into it.
  */
+import { realClearTimer, unrefSetTimer } from './injectable-timer.ts';
 
 export const TOMBSTONE_TTL_MS = 15 * 60_000;
 export const TOMBSTONE_GRANULARITY_MS = 30_000;
@@ -33,14 +34,8 @@ export class TombstoneGc {
     // A TTL shorter than the granularity (tests) buckets at the TTL itself.
     this.granularity = opts.granularityMs ?? Math.min(TOMBSTONE_GRANULARITY_MS, this.ttl);
     this.now = opts.now ?? Date.now;
-    this.setTimer =
-      opts.setTimer ??
-      ((fn, ms) => {
-        const t = setTimeout(fn, ms);
-        t.unref();
-        return t;
-      });
-    this.clearTimer = opts.clearTimer ?? ((h) => clearTimeout(h as NodeJS.Timeout));
+    this.setTimer = opts.setTimer ?? unrefSetTimer;
+    this.clearTimer = opts.clearTimer ?? realClearTimer;
   }
 
   /** Pending buckets (tests, metrics). */

@@ -24,22 +24,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
+export { seededRandom } from '../seeded-random.ts';
 
 const HERALD = join(import.meta.dirname, '..', 'cli', 'herald.mjs');
 /** Whether this tree has the kv plugin (its routes then carry the KV and CAS writers). */
 export const HAS_KV = existsSync(new URL('../../plugins/kv/index.ts', import.meta.url));
-
-/** mulberry32: a small seeded PRNG, so a failing run can be replayed from its seed. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

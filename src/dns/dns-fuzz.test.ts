@@ -15,21 +15,10 @@ import { loadConfig } from '../agent/config.ts';
 import { effectivePlugins } from '../cli/agent-command.ts';
 import { silentLogger } from '../log.ts';
 import { askTcp, askUdp, dataOf, encodeQuery, rcodeOf } from './dns-test-client.ts';
+import { seededRandom as rng } from '../seeded-random.ts';
 
 const SEED = 0x5eed2026;
 const PACKETS = 100_000;
-
-/** mulberry32: a tiny seeded PRNG; test-only. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 let agent: Agent;
 let port: number;

@@ -3,17 +3,7 @@ import { ERR } from '../errors.ts';
 import { encodeFrame, FRAME_HEADER_BYTES, FrameDecoder, FrameType, NO_VALUE, readFrameId } from './frame-codec.ts';
 import { RpcError } from './rpc-error.ts';
 import { decodeValue } from './value-codec.ts';
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom as prng } from '../seeded-random.ts';
 
 interface Got {
   type: number;

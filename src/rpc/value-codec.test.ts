@@ -2,20 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { ERR } from '../errors.ts';
 import { RpcError } from './rpc-error.ts';
 import { decodeValue, encodedSize, encodeValue, MAX_DEPTH } from './value-codec.ts';
+import { seededRandom as prng } from '../seeded-random.ts';
 
 const U64_MAX = (1n << 64n) - 1n;
-
-/** mulberry32: a seeded PRNG so a failing fuzz case replays. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function roundTrip(v: unknown): unknown {
   const buf = encodeValue(v);

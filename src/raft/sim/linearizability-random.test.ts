@@ -20,21 +20,11 @@ import {
   type VersionedKvOperation,
   type VersionedValue,
 } from './linearizability-kv.ts';
+import { seededRandom as rngFrom } from '../../seeded-random.ts';
 
 type Flavour = 'value' | 'versioned';
 type AnyOp = KvOperation | VersionedKvOperation;
 
-/** mulberry32: small, seeded, good enough to pick test cases. */
-function rngFrom(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const int = (rng: () => number, n: number) => Math.floor(rng() * n);
 const pick = <T>(rng: () => number, xs: readonly T[]): T => xs[int(rng, xs.length)]!;
 
