@@ -84,6 +84,10 @@ export const ERR = {
   RAFT_INVARIANT: 'HERALD_ERR_RAFT_INVARIANT',
   /** Raft driver: this server is not the leader (the error names the leader's id and address when known). */
   RAFT_NOT_LEADER: 'HERALD_ERR_RAFT_NOT_LEADER',
+  /** No Raft leader is known: writes and `?consistent` reads answer Consul's 500 `No cluster leader`. */
+  NO_CLUSTER_LEADER: 'HERALD_ERR_NO_CLUSTER_LEADER',
+  /** A server refused another's join (different replicated-state plugins, or the cluster refused it). */
+  SERVER_JOIN_REFUSED: 'HERALD_ERR_SERVER_JOIN_REFUSED',
   /** Raft driver: the leader refused a request (a membership change already pending, a transfer in progress, a change that changes nothing). */
   RAFT_REFUSED: 'HERALD_ERR_RAFT_REFUSED',
   /** Raft driver: a proposal was definitely not committed (another entry took its index); safe to retry. */
