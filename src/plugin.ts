@@ -258,6 +258,42 @@ export interface CoreAccess {
    * log index the restored state now sits at.
    */
   restore?(archive: Buffer): Promise<{ index: bigint }>;
+  /**
+   * The Raft cluster this agent serves in, when it is a server (`-server`); undefined on a
+   * single-node agent, which is its own leader. Optional so hand-made test contexts need not stub it.
+   */
+  cluster?(): ClusterAccess | undefined;
+}
+
+/** One server of the Raft configuration (`/v1/operator/raft/configuration`). */
+export interface RaftServer {
+  readonly id: string;
+  /** Its node name. */
+  readonly node: string;
+  /** Its server RPC address, `ip:port`. */
+  readonly address: string;
+  readonly leader: boolean;
+  readonly voter: boolean;
+}
+
+/** What a server agent tells the HTTP API about its Raft cluster (consul-compat.md §3.8, §3.10, §4). */
+export interface ClusterAccess {
+  /** X-Consul-KnownLeader (a leader is known now) and X-Consul-LastContact (ms since it was heard from; 0 on the leader). */
+  leaderInfo(): { knownLeader: boolean; lastContactMs: number };
+  /**
+   * Resolves once a read of the local state is linearizable (`?consistent`: ReadIndex confirmed
+   * by a quorum and applied here). Rejects HeraldError NO_CLUSTER_LEADER (`No cluster leader`).
+   */
+  consistentRead(): Promise<void>;
+  /** The leader's server RPC address, `""` when there is none. */
+  leaderAddress(): string;
+  /** The voters' server RPC addresses. */
+  peers(): string[];
+  configuration(): { servers: RaftServer[]; index: bigint };
+  /** Removes a voter by id or by address; rejects when none matches or the change is refused. */
+  removePeer(by: { id?: string; address?: string }): Promise<void>;
+  /** Moves leadership to voter `id` (default: the most up-to-date other voter). */
+  transferLeader(id?: string): Promise<void>;
 }
 
 /**

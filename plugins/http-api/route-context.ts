@@ -14,7 +14,7 @@ import { sendJson } from './wire.ts';
 export interface HttpApiDeps {
   readonly catalog: CatalogReader;
   readonly agent: AgentAccess;
-  readonly core: Pick<CoreAccess, 'propose' | 'onChange' | 'httpRouteGroups' | 'snapshot' | 'restore'>;
+  readonly core: Pick<CoreAccess, 'propose' | 'onChange' | 'httpRouteGroups' | 'snapshot' | 'restore' | 'cluster'>;
   readonly log: Logger;
 }
 
@@ -35,6 +35,15 @@ export function restOf(req: FastifyRequest): string {
 /** `?pretty` (presence), or dev mode, as Consul's marshalJSON decides. */
 export function wantsPretty(ctx: RouteContext, req: FastifyRequest): boolean {
   return hasFlag(queryOf(req), 'pretty') || ctx.agent.config().dev;
+}
+
+/**
+ * `?consistent` on a server waits for a linearizable read point (ReadIndex) before the local
+ * state is read; without a leader that is Consul's 500 `No cluster leader`. Default and
+ * `?stale` reads answer from the local state at once (their headers say how fresh it is).
+ */
+export async function readPoint(ctx: HttpApiDeps, opts: ReadOptions): Promise<void> {
+  if (opts.consistency === 'consistent') await ctx.core.cluster?.()?.consistentRead();
 }
 
 /** A catalog/health read: one watched resource, its index, and the body built after any wait. */
@@ -62,10 +71,11 @@ export async function blockingRead(ctx: RouteContext, req: FastifyRequest, reply
   const opts: ReadOptions = parseReadOptions(q, read.cacheable);
   const params = parseBlockingParams(q);
   if (params.index !== 0n) await blockUntilChanged(ctx.waiters, params, read.key, read.index, reply.raw);
+  await readPoint(ctx, opts);
   // Index and body are taken in one synchronous step: no write can land between them.
   const index = read.index();
   const body = read.body();
-  setQueryMeta(reply, index, opts);
+  setQueryMeta(reply, index, opts, ctx.core.cluster?.());
   if (read.status) reply.code(read.status);
   return sendJson(reply, body, wantsPretty(ctx, req));
 }

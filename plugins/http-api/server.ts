@@ -25,6 +25,7 @@ import { agentRoutes } from './routes/agent.ts';
 import { catalogRoutes } from './routes/catalog.ts';
 import { healthRoutes } from './routes/health.ts';
 import { statusRoutes } from './routes/status.ts';
+import { operatorRoutes } from './routes/operator.ts';
 import { snapshotRoutes } from './routes/snapshot.ts';
 import { httpToolkit } from './toolkit.ts';
 import { sendText } from './wire.ts';
@@ -125,6 +126,7 @@ export async function buildHttpApi(deps: HttpApiDeps, opts: HttpApiOptions = {})
   catalogRoutes(app, ctx);
   healthRoutes(app, ctx);
   statusRoutes(app, ctx);
+  operatorRoutes(app, ctx);
   snapshotRoutes(app, ctx);
 
   const kit = httpToolkit(ctx);

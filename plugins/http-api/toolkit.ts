@@ -7,13 +7,13 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { HttpBlockingRead, HttpRouteHandler, HttpRouteSpec, HttpToolkit } from '../../src/plugin.ts';
 import { blockUntilChanged, parseBlockingParams } from './blocking.ts';
-import { setQueryMeta } from './headers.ts';
+import { setLeaderHeaders, setQueryMeta } from './headers.ts';
 import { HttpError, errorCodeFor } from './http-error.ts';
 import { methodRoutes, type RouteSpec, type ServedMethod } from './method-routes.ts';
 import { firstParam, hasFlag } from './query-params.ts';
 import { checkDatacenter, parseReadOptions } from './read-options.ts';
 import { decodeJsonBody } from './request-body.ts';
-import { queryOf, restOf, wantsPretty, type RouteContext } from './route-context.ts';
+import { queryOf, readPoint, restOf, wantsPretty, type RouteContext } from './route-context.ts';
 import { encodeJson, sendJson, sendText, wireUint } from './wire.ts';
 
 const identity = (s: string): string => s;
@@ -39,10 +39,11 @@ export function httpToolkit(ctx: RouteContext): HttpToolkit {
         const outcome = await blockUntilChanged(ctx.waiters, params, read.key, () => read.index(), reply.raw);
         if (outcome === 'closed') return reply;
       }
+      await readPoint(ctx, opts);
       // Index and answer in one synchronous step: no write can land between them.
       const index = read.index();
       const a = read.answer();
-      setQueryMeta(reply, index, opts);
+      setQueryMeta(reply, index, opts, ctx.core.cluster?.());
       if (a.status !== undefined) reply.code(a.status);
       if (a.headers) for (const [k, v] of Object.entries(a.headers)) reply.header(k, v);
       if (a.jsonText !== undefined && !pretty(req)) {
@@ -55,11 +56,7 @@ export function httpToolkit(ctx: RouteContext): HttpToolkit {
     },
     checkReadParams: (req) => checkReadParams(req as FastifyRequest),
     checkDatacenter: (req) => checkDatacenter(queryOf(req as FastifyRequest), ctx.agent.config().datacenter),
-    setLeaderHeaders(rp) {
-      const reply = rp as FastifyReply;
-      reply.header('x-consul-knownleader', 'true');
-      reply.header('x-consul-lastcontact', '0');
-    },
+    setLeaderHeaders: (rp) => setLeaderHeaders(rp as FastifyReply, ctx.core.cluster?.()),
     pretty: (req) => pretty(req as FastifyRequest),
     wake: (keys) => ctx.waiters.notify(keys),
     wakeAll: () => ctx.waiters.notifyAll(),

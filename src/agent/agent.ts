@@ -34,6 +34,9 @@ import { CheckManager } from './checks/check-manager.ts';
 import type { CheckDefinition, RuntimeConfig, ServiceDefinition } from './config-types.ts';
 import { forEachYielding, LocalState, SERF_HEALTH } from './local-state.ts';
 import { LocalRegistrations, type LocalRegistrationsState } from './local-registrations.ts';
+import { resolveNodeId } from './node-id.ts';
+import { ServerRaft } from './server-raft.ts';
+import { parseHostPort } from '../rpc/tcp-transport.ts';
 
 /** How often the full anti-entropy sync runs (Consul: about a minute). */
 const SYNC_INTERVAL_MS = 60_000;
@@ -55,6 +58,8 @@ export class Agent {
   private log_: ReplicatedLog;
   private storage?: Storage;
   private durable?: DurableLog;
+  /** With -server: the Raft driver, its transport and the join logic. */
+  private server?: ServerRaft;
   private registrations?: LocalRegistrations;
   readonly view: CatalogView;
   readonly dns: QueryHandler;
@@ -90,13 +95,14 @@ export class Agent {
     // Exact invalidation: the view names what a change touched, the cache drops just that.
     this.view.onInvalidate((deps) => this.dns.invalidate(deps));
     const core: CoreAccess = {
-      propose: (command) => this.raftLog.propose(command),
+      propose: (command) => this.proposeOrNoLeader(command),
       onChange: (listener) => this.sm.onChange(listener),
       invalidateDns: (deps) => this.dns.invalidate(deps),
       // Read lazily: the host is created just below, and groups are complete only after load().
       httpRouteGroups: () => this.plugins.httpRoutes,
       snapshot: () => this.snapshot(),
       restore: (archive) => this.restore(archive),
+      cluster: () => this.server,
     };
     this.plugins = new PluginHost(config, this.log.named('plugin'), core, this.sm, this.access());
     // Through the agent, so it follows the switch to the durable log in boot().
@@ -133,6 +139,8 @@ export class Agent {
 
   /** Build, load plugins, register local state, then open the DNS ports. */
   static async start(config: RuntimeConfig, opts: AgentOptions): Promise<Agent> {
+    // A server's node ID is its Raft id: kept in the data dir across restarts (Consul's node-id file).
+    if (config.server && !config.nodeId) config = { ...config, nodeId: resolveNodeId('', config.dev ? undefined : config.dataDir) };
     const agent = new Agent(config, opts);
     try {
       await agent.boot();
@@ -145,10 +153,12 @@ export class Agent {
 
   private async boot(): Promise<void> {
     const config = this.cfg;
-    await this.plugins.load(await resolvePlugins(config.plugins));
+    const plugins = await resolvePlugins(config.plugins);
+    await this.plugins.load(plugins);
     // Extensions first: a restored snapshot and the replayed log carry their state.
     for (const ext of this.plugins.stateExtensions) this.sm.registerExtension(ext);
-    if (config.storageEngine === 'rocksdb') await this.openDurable();
+    if (config.server) await this.openServer(plugins.filter((p) => p.replicatedState).map((p) => p.name));
+    else if (config.storageEngine === 'rocksdb') await this.openDurable();
     this.dns.reconfigure({ hooks: orderHooks([this.consulHook, ...this.plugins.dnsHooks]) });
 
     if (this.registrations) {
@@ -159,10 +169,10 @@ export class Agent {
       await forEachYielding(config.checks, (def) => this.addCheck(def));
       await this.restoreRegistrations(kept);
       await this.local.syncAll(this.nodeChecks());
-      if (config.dev) await this.registerServerService();
+      if (config.dev || config.server) await this.registerServerService();
     } else {
       await this.local.syncAll(this.nodeChecks());
-      if (config.dev) await this.registerServerService();
+      if (config.dev || config.server) await this.registerServerService();
       await forEachYielding(config.services, (def) => this.addService(def));
       await forEachYielding(config.checks, (def) => this.addCheck(def));
     }
@@ -213,6 +223,33 @@ export class Agent {
     }));
   }
 
+  /**
+   * -server: the log is Raft (the driver over this agent's storage: rocksdb under the data dir,
+   * memory in -dev) on a TcpTransport at bind:ports.server. Resolves once this server is in a
+   * cluster with a known leader; the committed entries are applied by then.
+   */
+  private async openServer(replicatedPlugins: string[]): Promise<void> {
+    const config = this.cfg;
+    this.storage = await openStorage(config, { logger: this.log });
+    this.server = await ServerRaft.start({ config, nodeId: config.nodeId, storage: this.storage, sm: this.sm, replicatedPlugins, log: this.log.named('raft') });
+    this.log_ = this.server.log;
+    this.registrations = new LocalRegistrations(this.storage.stable, () => ({
+      services: this.local.serviceDefs().filter((d) => d.source === 'api'),
+      checks: this.local.standaloneCheckDefs().filter((d) => d.source === 'api'),
+      maintenance: this.local.maintenanceChecks(),
+    }));
+  }
+
+  /** A plugin's write: as the log answers, except "no leader" becomes Consul's `No cluster leader`. */
+  private async proposeOrNoLeader(command: Parameters<ReplicatedLog['propose']>[0]): Promise<{ index: bigint; result?: unknown }> {
+    try {
+      return await this.raftLog.propose(command);
+    } catch (err) {
+      if (this.server && (err as HeraldError).code === ERR.RAFT_NOT_LEADER) throw new HeraldError(ERR.NO_CLUSTER_LEADER, 'No cluster leader', { cause: err });
+      throw err;
+    }
+  }
+
   /** Registers again what the previous run registered through the API (config files win on an ID clash). */
   private async restoreRegistrations(kept: LocalRegistrationsState): Promise<void> {
     const log = this.log.named('agent');
@@ -241,7 +278,7 @@ export class Agent {
   /** The whole replicated state as a snapshot archive, at the index it covers. */
   async snapshot(): Promise<{ archive: Buffer; index: bigint }> {
     // Taken synchronously: the state and its index belong to the same instant.
-    const index = this.durable ? this.durable.appliedIndex : this.raftLog.lastIndex;
+    const index = this.durable ? this.durable.appliedIndex : this.server ? this.server.log.appliedIndex : this.raftLog.lastIndex;
     const state = Buffer.from(JSON.stringify(this.sm.snapshot()));
     return { archive: writeSnapshotArchive({ index, term: 1n, state }), index };
   }
@@ -251,6 +288,7 @@ export class Agent {
    * checked before anything changes; with a data dir the result is durable when this resolves.
    */
   async restore(archive: Buffer): Promise<{ index: bigint }> {
+    if (this.server) throw new HeraldError(ERR.SNAPSHOT_INVALID, 'snapshot restore on a Raft cluster is not supported yet');
     const { meta, state } = readSnapshotArchive(archive);
     const parsed = parseArchiveState(state);
     let index: bigint;
@@ -383,6 +421,8 @@ export class Agent {
    * nothing changes. The DNS sockets stay open throughout: no query is dropped.
    */
   async reload(next: RuntimeConfig): Promise<void> {
+    // The node ID resolved at start (a server's data-dir node-id) stays for the process's life.
+    if (!next.nodeId) next = { ...next, nodeId: this.cfg.nodeId };
     await this.plugins.reload(next);
     const prev = this.cfg;
     this.cfg = next;
@@ -415,6 +455,15 @@ export class Agent {
     return this.local.serviceDefs().some((s) => s.checks.some((c) => c.id === checkId));
   }
 
+  /**
+   * Graceful leave (SIGTERM, `herald leave`): a server hands off leadership and leaves the
+   * voter set first (server-raft.ts), then everything stops.
+   */
+  async leave(): Promise<void> {
+    if (!this.stopping) await this.server?.leave();
+    await this.stop();
+  }
+
   /** Graceful stop: plugins, checks, sockets, then the log and storage. Safe to call twice. */
   async stop(): Promise<void> {
     if (this.stopping) return;
@@ -424,6 +473,7 @@ export class Agent {
     await this.plugins.stop();
     await this.udp?.close();
     await this.tcp?.close();
+    await this.server?.stop();
     // Writes in flight finish (and are acknowledged) before the store closes.
     await this.durable?.close();
     await this.storage?.close();
@@ -457,7 +507,7 @@ export class Agent {
         service: 'consul',
         tags: [],
         address: '',
-        port: 8300,
+        port: this.server ? parseHostPort(this.server.self.address).port : 8300,
         meta: {},
         weights: { passing: 1, warning: 1 },
         enableTagOverride: false,

@@ -100,7 +100,16 @@ export interface RuntimeConfig {
   datacenter: string;
   bindAddr: string;
   clientAddr: string;
-  ports: { dns: number; http: number };
+  /** `server` is the Raft RPC port (Consul's 8300; 0 picks a free one, for tests). */
+  ports: { dns: number; http: number; server: number };
+  /** Consul's `server`: this agent is a Raft voter holding the replicated state. */
+  server: boolean;
+  /** Consul's `bootstrap_expect`: a new cluster forms once this many servers see each other (0: join an existing one). */
+  bootstrapExpect: number;
+  /** Consul's `retry_join`: server RPC addresses (`host[:port]`, port 8300 when absent) to contact, retried with backoff. */
+  retryJoin: string[];
+  /** Consul's `advertise_addr`: the address other servers reach this one at (default: the bind address, or the first private IPv4). */
+  advertiseAddr?: string;
   /** Lowercase, no trailing dot: `consul`. */
   domain: string;
   altDomain?: string;

@@ -92,6 +92,7 @@ describe('parseAgentFlags', () => {
       domain: 'd.',
       altDomain: 'alt.',
       recursors: ['1.1.1.1', '8.8.8.8:5353'],
+      retryJoin: [],
       dataDir: '/var/lib/h',
       configPaths: [
         { kind: 'file', path: 'a.json' },
@@ -385,7 +386,7 @@ describe('loadConfig: keys, aliases, normalisation', () => {
     expect(c.dnsConfig.nodeTtl).toBe(5);
     expect(c.dnsConfig.onlyPassing).toBe(true);
     expect(c.dnsConfig.soa.minTtl).toBe(30);
-    expect(c.ports).toEqual({ dns: 53, http: 8501 });
+    expect(c.ports).toEqual({ dns: 53, http: 8501, server: 8300 });
     expect(c.services[0]).toEqual({
       id: 'web-1',
       name: 'web',
@@ -663,7 +664,7 @@ describe('loadConfig: validation messages', () => {
     ['plugin name', { plugins: ['HTTP_API'] }, 'plugin name "HTTP_API" must be lowercase letters, digits and dashes'],
     ['plugin options', { plugin_config: { ui: 1 } }, 'plugin options must be an object'],
     ['not an object', { service: 'web' }, 'must be an object, not the string "web"'],
-    ['Consul-only key', { server: true }, 'is a Consul setting that Herald does not support'],
+    ['Consul-only key', { bootstrap: true }, 'is a Consul setting that Herald does not support'],
     ['connect', { service: { name: 'a', connect: { native: true } } }, 'Connect (service mesh) is not supported by Herald'],
     ['top level array', [] as unknown as object, 'a config file must hold one JSON object'],
   ];

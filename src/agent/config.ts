@@ -63,9 +63,19 @@ export interface AgentFlags {
   nodeMeta: [string, string][];
   enableScriptChecks?: boolean;
   enableLocalScriptChecks?: boolean;
+  /** -server. */
+  server?: boolean;
+  /** -bootstrap-expect N. */
+  bootstrapExpect?: number;
+  /** -retry-join, in order (repeatable). */
+  retryJoin?: string[];
+  /** -server-port. */
+  serverPort?: number;
+  /** -advertise. */
+  advertiseAddr?: string;
 }
 
-type FlagType = 'bool' | 'string' | 'port' | 'list' | 'meta' | 'config-file' | 'config-dir';
+type FlagType = 'bool' | 'string' | 'port' | 'int' | 'list' | 'meta' | 'config-file' | 'config-dir';
 
 const FLAGS: Record<string, { type: FlagType; field?: keyof AgentFlags }> = {
   dev: { type: 'bool', field: 'dev' },
@@ -89,6 +99,11 @@ const FLAGS: Record<string, { type: FlagType; field?: keyof AgentFlags }> = {
   'node-meta': { type: 'meta' },
   'enable-script-checks': { type: 'bool', field: 'enableScriptChecks' },
   'enable-local-script-checks': { type: 'bool', field: 'enableLocalScriptChecks' },
+  server: { type: 'bool', field: 'server' },
+  'bootstrap-expect': { type: 'int', field: 'bootstrapExpect' },
+  'retry-join': { type: 'list', field: 'retryJoin' },
+  'server-port': { type: 'port', field: 'serverPort' },
+  advertise: { type: 'string', field: 'advertiseAddr' },
 };
 
 /** Go's strconv.ParseBool, which the flag package uses for `-flag=value`. */
@@ -109,7 +124,7 @@ function flagError(message: string): ConfigError {
  * a missing or malformed value, or a positional argument. Values are checked by loadConfig.
  */
 export function parseAgentFlags(argv: string[]): AgentFlags {
-  const out: AgentFlags = { dev: false, recursors: [], configPaths: [], plugins: [], nodeMeta: [] };
+  const out: AgentFlags = { dev: false, recursors: [], configPaths: [], plugins: [], nodeMeta: [], retryJoin: [] };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--') {
@@ -155,8 +170,14 @@ export function parseAgentFlags(argv: string[]): AgentFlags {
         (out as unknown as Record<string, unknown>)[spec.field!] = n;
         break;
       }
+      case 'int': {
+        const n = /^\d{1,9}$/.test(value) ? Number(value) : NaN;
+        if (!Number.isInteger(n)) throw flagError(`invalid value ${JSON.stringify(value)} for flag -${name}: must be a non-negative integer`);
+        (out as unknown as Record<string, unknown>)[spec.field!] = n;
+        break;
+      }
       case 'list':
-        (out[spec.field!] as string[]).push(value);
+        ((out as unknown as Record<string, string[]>)[spec.field!] ??= []).push(value);
         break;
       case 'meta': {
         // Consul's ParseMetaPair: split at the first colon; no colon means an empty value.
@@ -201,7 +222,10 @@ type ScalarKey =
   | 'logLevel'
   | 'enableScriptChecks'
   | 'enableLocalScriptChecks'
-  | 'checkUpdateInterval';
+  | 'checkUpdateInterval'
+  | 'server'
+  | 'bootstrapExpect'
+  | 'advertiseAddr';
 
 interface Layer {
   scalars: Partial<Pick<RuntimeConfig, ScalarKey>>;
@@ -213,6 +237,7 @@ interface Layer {
   recursors: string[];
   nodeMeta: Record<string, string>;
   plugins: string[];
+  retryJoin: string[];
   pluginConfig: Record<string, Record<string, unknown>>;
   services: Placed<ServiceDefinition>[];
   checks: Placed<CheckDefinition>[];
@@ -229,6 +254,7 @@ function emptyLayer(): Layer {
     recursors: [],
     nodeMeta: {},
     plugins: [],
+    retryJoin: [],
     pluginConfig: {},
     services: [],
     checks: [],
@@ -264,13 +290,17 @@ const TOP_SCHEMA: Schema = {
   plugins: [],
   plugin_config: [],
   limits: [],
+  server: [],
+  bootstrap_expect: [],
+  retry_join: [],
+  advertise_addr: [],
 };
 
 /** Consul keys people carry over; set to a non-empty value they get a clearer refusal than "unknown". */
 const TOP_UNSUPPORTED: Unsupported = Object.fromEntries(
   [
-    'server', 'bootstrap', 'bootstrap_expect', 'retry_join', 'retry_join_wan', 'start_join', 'start_join_wan',
-    'retry_interval', 'retry_max', 'rejoin_after_leave', 'advertise_addr', 'advertise_addr_wan', 'addresses',
+    'bootstrap', 'retry_join_wan', 'start_join', 'start_join_wan',
+    'retry_interval', 'retry_max', 'rejoin_after_leave', 'advertise_addr_wan', 'addresses',
     'serf_lan', 'serf_wan', 'encrypt', 'encrypt_verify_incoming', 'encrypt_verify_outgoing', 'ui', 'ui_config',
     'ui_dir', 'acl', 'acl_datacenter', 'acl_default_policy', 'acl_down_policy', 'acl_token', 'acl_master_token',
     'primary_datacenter', 'ca_file', 'ca_path', 'cert_file', 'key_file', 'verify_incoming', 'verify_outgoing',
@@ -282,7 +312,7 @@ const TOP_UNSUPPORTED: Unsupported = Object.fromEntries(
   ].map((k) => [k, CONSUL_ONLY]),
 );
 
-const PORTS_SCHEMA: Schema = { dns: [], http: [] };
+const PORTS_SCHEMA: Schema = { dns: [], http: [], server: [] };
 /** Consul's `limits` keys Herald reads (the kv plugin's value and transaction sizes). */
 const LIMITS_SCHEMA: Schema = { kv_max_value_size: [], txn_max_req_len: [] };
 const LIMITS_UNSUPPORTED: Unsupported = Object.fromEntries(
@@ -291,7 +321,7 @@ const LIMITS_UNSUPPORTED: Unsupported = Object.fromEntries(
   ),
 );
 const PORTS_UNSUPPORTED: Unsupported = Object.fromEntries(
-  ['https', 'grpc', 'grpc_tls', 'serf_lan', 'serf_wan', 'server', 'sidecar_min_port', 'sidecar_max_port',
+  ['https', 'grpc', 'grpc_tls', 'serf_lan', 'serf_wan', 'sidecar_min_port', 'sidecar_max_port',
     'expose_min_port', 'expose_max_port'].map((k) => [k, `is a Consul port that Herald does not use`]),
 );
 
@@ -479,11 +509,19 @@ function readFileLayer(value: unknown, issues: Issues, file: string, warn: (m: s
   s.enableScriptChecks = f.bool('enable_script_checks');
   s.enableLocalScriptChecks = f.bool('enable_local_script_checks');
   s.checkUpdateInterval = f.duration('check_update_interval');
+  s.server = f.bool('server');
+  s.bootstrapExpect = f.int('bootstrap_expect', 0, 1000);
+  s.advertiseAddr = str('advertise_addr', normAddr);
+  (f.stringList('retry_join') ?? []).forEach((a, i) => {
+    const n = normJoinAddr(a, issues, `${f.pathOf('retry_join')}[${i}]`);
+    if (n) layer.retryJoin.push(n);
+  });
 
   const ports = f.object('ports', PORTS_SCHEMA, PORTS_UNSUPPORTED);
   if (ports) {
     layer.ports.dns = ports.int('dns', -1, 65535);
     layer.ports.http = ports.int('http', -1, 65535);
+    layer.ports.server = ports.int('server', 0, 65535);
   }
   const limits = f.object('limits', LIMITS_SCHEMA, LIMITS_UNSUPPORTED);
   if (limits) {
@@ -628,6 +666,14 @@ function flagsLayer(flags: AgentFlags, issues: Issues): Layer {
   s.enableLocalScriptChecks = flags.enableLocalScriptChecks;
   layer.ports.dns = checkedPort(flags.dnsPort, '-dns-port', issues);
   layer.ports.http = checkedPort(flags.httpPort, '-http-port', issues);
+  layer.ports.server = flags.serverPort === -1 ? (issues.add('-server-port', 'the server port cannot be disabled'), undefined) : checkedPort(flags.serverPort, '-server-port', issues);
+  s.server = flags.server;
+  s.bootstrapExpect = flags.bootstrapExpect;
+  s.advertiseAddr = opt(flags.advertiseAddr, '-advertise', normAddr);
+  for (const a of flags.retryJoin ?? []) {
+    const n = normJoinAddr(a, issues, '-retry-join');
+    if (n) layer.retryJoin.push(n);
+  }
   for (const r of flags.recursors) {
     const n = normRecursor(r, issues, '-recursor');
     if (n) layer.recursors.push(n);
@@ -671,6 +717,7 @@ function applyLayer(cfg: RuntimeConfig, layer: Layer, services: Placed<ServiceDe
     Object.defineProperty(cfg.nodeMeta, k, { value: v, enumerable: true, writable: true, configurable: true });
   }
   cfg.plugins.push(...layer.plugins);
+  cfg.retryJoin.push(...layer.retryJoin);
   for (const [name, opts] of Object.entries(layer.pluginConfig)) {
     const merged = { ...(Object.hasOwn(cfg.pluginConfig, name) ? cfg.pluginConfig[name] : {}), ...opts };
     Object.defineProperty(cfg.pluginConfig, name, { value: merged, enumerable: true, writable: true, configurable: true });
@@ -817,6 +864,43 @@ function resolveStorageEngine(cfg: RuntimeConfig, engineFrom: string | undefined
   }
 }
 
+/**
+ * Server settings that span layers (consul-compat.md §2.5): bootstrap_expect and retry_join
+ * mean something only on a server; a server keeps its Raft state in the data dir (the general
+ * data_dir rule already requires one outside -dev).
+ */
+export function validateServer(cfg: RuntimeConfig, issues: Issues): void {
+  cfg.retryJoin = [...new Set(cfg.retryJoin)];
+  if (cfg.bootstrapExpect > 0 && !cfg.server) {
+    issues.add('', `bootstrap_expect (-bootstrap-expect ${cfg.bootstrapExpect}) is only for servers; set server or -server`);
+  }
+  if (cfg.server && !cfg.dev && !cfg.dataDir) {
+    issues.add('', 'server (-server) keeps the Raft log in the data dir: set data_dir or -data-dir (or run with -dev)');
+  }
+  if (cfg.server && cfg.bootstrapExpect === 0 && cfg.retryJoin.length === 0 && !cfg.dev) {
+    issues.add('', 'a server needs bootstrap_expect (-bootstrap-expect N) to form a new cluster or retry_join (-retry-join) to join one');
+  }
+  if (cfg.server && cfg.ports.server > 0 && (cfg.ports.server === cfg.ports.http || cfg.ports.server === cfg.ports.dns)) {
+    issues.add('', `ports.server ${cfg.ports.server} is already used by DNS or HTTP`);
+  }
+}
+
+/** A retry_join address: `host[:port]`, the server port 8300 when absent (Consul's default). */
+function normJoinAddr(v: string, issues: Issues, path: string): string | undefined {
+  const a = v.trim();
+  if (a.includes('{{') || a.startsWith('provider=')) {
+    issues.add(path, 'templates and cloud auto-join are not supported; give host:port');
+    return undefined;
+  }
+  const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(a) ?? /^([^:[\]\s]+)(?::(\d+))?$/.exec(a);
+  const port = m?.[2] === undefined ? 8300 : Number(m[2]);
+  if (!m || !(port > 0 && port <= 65535)) {
+    issues.add(path, `must be host or host:port, not ${JSON.stringify(v)}`);
+    return undefined;
+  }
+  return m[1]!.includes(':') ? `[${m[1]}]:${port}` : `${m[1]}:${port}`;
+}
+
 /** Rules that span layers: required values, uniqueness, references, script enablement. */
 function validateWhole(
   cfg: RuntimeConfig,
@@ -836,6 +920,7 @@ function validateWhole(
   if (cfg.ports.dns > 0 && cfg.ports.dns === cfg.ports.http) {
     issues.add('', `ports.dns and ports.http cannot both be ${cfg.ports.dns}`);
   }
+  validateServer(cfg, issues);
 
   // Lists append, so the same recursor or plugin may come from two places: keep the first.
   cfg.recursors = [...new Set(cfg.recursors)];

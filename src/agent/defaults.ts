@@ -79,8 +79,15 @@ export function defaultConfig(hostname: string): RuntimeConfig {
     bindAddr: '0.0.0.0',
     // Consul: 127.0.0.1. HTTP and DNS are local-only unless told otherwise (DESIGN.md principle 7).
     clientAddr: '127.0.0.1',
-    // Consul: DNS 8600 (UDP and TCP), HTTP 8500. -1 disables a listener.
-    ports: { dns: 8600, http: 8500 },
+    // -1 disables a listener.
+    // Consul: DNS 8600 (UDP and TCP), HTTP 8500, server RPC/Raft 8300 (TCP).
+    ports: { dns: 8600, http: 8500, server: 8300 },
+    // Consul: client agents unless told otherwise; a server needs a data dir (or -dev).
+    server: false,
+    // Consul: 0 (no automatic bootstrap; the usual production value is 3 or 5).
+    bootstrapExpect: 0,
+    retryJoin: [],
+    advertiseAddr: undefined,
     // Consul: "consul." (stored without the trailing dot).
     domain: 'consul',
     altDomain: undefined,

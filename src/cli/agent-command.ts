@@ -59,7 +59,8 @@ export async function runAgent(argv: string[]): Promise<number> {
     const shutdown = (signal: string): void => {
       log.info(`caught ${signal}, shutting down`);
       process.off('SIGHUP', onHup);
-      void agent.stop().then(() => resolve(0));
+      // A server leaves the Raft voters gracefully (leadership handed off first); others just stop.
+      void agent.leave().then(() => resolve(0));
     };
     // The HTTP API's /v1/agent/leave answers first, then the agent leaves.
     leave = () => setImmediate(() => shutdown('leave request'));

@@ -14,6 +14,7 @@ Commands:
   info       Provides debugging information for operators
   leave      Gracefully leaves the cluster and shuts down the agent
   members    Lists the members of the cluster
+  operator   Raft peers: list-peers, remove-peer, transfer-leader
   reload     Triggers the agent to reload configuration files
   services   Register and deregister services with the local agent
   snapshot   Saves, restores and inspects snapshots of the agent's state
@@ -32,6 +33,8 @@ export async function main(argv: string[]): Promise<number> {
       return (await import('./agent-command.ts')).runAgent(rest);
     case 'members':
       return (await import('./commands/members.ts')).runMembers(rest);
+    case 'operator':
+      return (await import('./commands/operator.ts')).runOperator(rest);
     case 'catalog':
       return (await import('./commands/catalog.ts')).runCatalog(rest);
     case 'services':

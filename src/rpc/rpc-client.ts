@@ -14,6 +14,7 @@ import { RpcConnection, type ConnectionHost } from './rpc-connection.ts';
 import { ERR, RpcError } from './rpc-error.ts';
 import type { RpcNetwork } from './rpc-network.ts';
 import type { PeerState, PeerStats } from './rpc-stats.ts';
+import { ANY_PEER_PREFIX } from './transport.ts';
 
 /** What a client link needs from its transport. */
 export interface ClientContext {
@@ -83,7 +84,7 @@ export class RpcClient {
           pipe.destroy();
           return;
         }
-        const conn = new RpcConnection(pipe, 'dialer', address, { ...local, tuning, expectedPeer: this.peerId }, host, {
+        const conn = new RpcConnection(pipe, 'dialer', address, { ...local, tuning, expectedPeer: this.peerId.startsWith(ANY_PEER_PREFIX) ? undefined : this.peerId }, host, {
           onOpen: (c) => this.opened(c, gen),
           onClose: (c, err, unsent) => this.lost(c, err, unsent, gen),
         });

@@ -22,6 +22,19 @@ import type { TransportStats } from './rpc-stats.ts';
 /** A node's id (the Raft core's NodeId). */
 export type NodeId = string;
 
+/**
+ * Peer ids starting with this prefix stand for "whoever answers at this address": the link
+ * skips the handshake's node-id check. For a first contact by address (a server's retry_join)
+ * before the peer's id is known; use a transport whose own id no other link uses, so the peer's
+ * inbound connection for our real id is not replaced.
+ */
+export const ANY_PEER_PREFIX = '?any@';
+
+/** The peer id for "whoever answers at `address`" (ANY_PEER_PREFIX). */
+export function anyPeerAt(address: string): NodeId {
+  return ANY_PEER_PREFIX + address;
+}
+
 /** What a request handler learns about its call. */
 export interface RequestContext {
   /** The peer that sent the request (authenticated only by the handshake's cluster id). */
