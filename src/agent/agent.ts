@@ -207,6 +207,7 @@ export class Agent {
     this.storage = await openStorage(config, { logger: this.log });
     const { log: durable, report } = await DurableLog.open(this.sm, this.storage, {
       snapshotThreshold: config.raftSnapshotThreshold,
+      snapshotIntervalMs: config.raftSnapshotInterval,
       logger: log,
     });
     this.durable = durable;

@@ -122,6 +122,11 @@ export interface RuntimeConfig {
   storageEngine: 'memory' | 'rocksdb';
   /** Snapshot the state and compact the log after this many entries (Consul's raft_snapshot_threshold). */
   raftSnapshotThreshold: number;
+  /**
+   * How often, in ms, to check whether raftSnapshotThreshold entries have piled up (Consul's
+   * raft_snapshot_interval). 0 checks after every entry.
+   */
+  raftSnapshotInterval: number;
   zoneDir?: string;
   /** `ip:port` (port 53 added when absent), deduplicated, in order. */
   recursors: string[];

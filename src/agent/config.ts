@@ -218,6 +218,7 @@ type ScalarKey =
   | 'dataDir'
   | 'storageEngine'
   | 'raftSnapshotThreshold'
+  | 'raftSnapshotInterval'
   | 'zoneDir'
   | 'logLevel'
   | 'enableScriptChecks'
@@ -282,6 +283,7 @@ const TOP_SCHEMA: Schema = {
   data_dir: [],
   storage_engine: [],
   raft_snapshot_threshold: [],
+  raft_snapshot_interval: [],
   zone_dir: [],
   log_level: [],
   enable_script_checks: [],
@@ -504,6 +506,7 @@ function readFileLayer(value: unknown, issues: Issues, file: string, warn: (m: s
   s.dataDir = str('data_dir', (v, i, p) => nonEmpty(v, i, p, 'data_dir'));
   s.storageEngine = str('storage_engine', normStorageEngine);
   s.raftSnapshotThreshold = f.int('raft_snapshot_threshold', 1, INT32);
+  s.raftSnapshotInterval = f.duration('raft_snapshot_interval');
   s.zoneDir = str('zone_dir', (v, i, p) => nonEmpty(v, i, p, 'zone_dir'));
   s.logLevel = str('log_level', normLogLevel);
   s.enableScriptChecks = f.bool('enable_script_checks');

@@ -81,7 +81,7 @@ interface Agent {
 async function startAgent(opts: CrashOptions): Promise<Agent> {
   const [http, dns] = [await freePort(), await freePort()];
   const config = join(opts.dataDir, 'crash-agent.json');
-  writeFileSync(config, JSON.stringify({ raft_snapshot_threshold: opts.snapshotThreshold ?? 64 }));
+  writeFileSync(config, JSON.stringify({ raft_snapshot_threshold: opts.snapshotThreshold ?? 64, raft_snapshot_interval: '0s' }));
   const args = [
     HERALD, 'agent', '-data-dir', opts.dataDir, '-config-file', config, '-node', 'crash', '-bind', '127.0.0.1', '-dns-port', String(dns), '-http-port', String(http),
     '-plugin', 'http-api', ...(HAS_KV ? ['-plugin', 'kv'] : []), '-log-level', 'warn',

@@ -100,6 +100,10 @@ export function defaultConfig(hostname: string): RuntimeConfig {
     // Consul: 16384 entries between snapshots. Restart replays at most this many entries after
     // the snapshot; each snapshot serialises the whole state once.
     raftSnapshotThreshold: 16384,
+    // Consul: 30s. A snapshot serialises the whole state on the JS thread; under a write burst
+    // the threshold alone would stall every write (and DNS) once per 16384 entries, so at most
+    // one snapshot per interval.
+    raftSnapshotInterval: 30_000,
     // Herald-only: no static zones unless a directory is given.
     zoneDir: undefined,
     // Consul: none; names outside the domain(s) then get REFUSED (spec 1.8) rather than leaking upstream.

@@ -208,6 +208,26 @@ describe('DurableLog', () => {
     expect(await b.log.propose(set('next', 1))).toMatchObject({ index: 27n });
   });
 
+  it('takes at most one periodic snapshot per raft_snapshot_interval, however many entries pass the threshold', async () => {
+    let now = 1_000;
+    const a = await openLog(createMemoryStorage(), { snapshotThreshold: 5, snapshotIntervalMs: 30_000, now: () => now });
+    for (let i = 0; i < 40; i++) await a.log.propose(set(`k${i % 3}`, i));
+    // 40 entries, 8 thresholds' worth, but the interval has not passed since open: none yet.
+    expect(a.log.snapshotIndex).toBe(0n);
+    now += 30_000;
+    await a.log.propose(set('k0', 'due'));
+    await a.log.snapshotNow(); // settles the periodic one the entry above started
+    expect(a.log.snapshotIndex).toBe(41n);
+    for (let i = 0; i < 20; i++) await a.log.propose(set(`k${i % 3}`, i));
+    now += 29_999;
+    await a.log.propose(set('k1', 'not yet'));
+    expect(a.log.snapshotIndex).toBe(41n);
+    now += 1;
+    await a.log.propose(set('k2', 'due again'));
+    await a.log.snapshotNow();
+    expect(a.log.snapshotIndex).toBe(63n);
+  });
+
   it('an entry that cannot be decoded is dropped on replay with a warning; the rest applies', async () => {
     const dir = tmp();
     const s1 = await rocks(dir);

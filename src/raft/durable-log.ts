@@ -15,7 +15,8 @@
  * - A change listener may propose from inside an apply: that command gets the next free index
  *   and is applied after the current entry, like any other.
  *
- * Snapshots: every `snapshotThreshold` applied entries the state machine's snapshot is saved
+ * Snapshots: every `snapshotThreshold` applied entries (checked at most once per
+ * `snapshotIntervalMs`) the state machine's snapshot is saved
  * with the index it covers, then the log is compacted up to it. On open: the latest snapshot is
  * restored, then the log after it is replayed.
  *
@@ -46,6 +47,14 @@ const REPLAY_CHUNK_BYTES = 4 << 20;
 export interface DurableLogOptions {
   /** Snapshot and compact after this many entries since the last snapshot; 0 never does. */
   snapshotThreshold?: number;
+  /**
+   * At most one periodic snapshot per this many ms (Consul's raft_snapshot_interval): the
+   * threshold is checked after an entry only once the interval has passed since the last
+   * snapshot (or open). 0 (the default here; the agent passes 30 s) checks after every entry.
+   */
+  snapshotIntervalMs?: number;
+  /** Clock for the interval (tests). */
+  now?: () => number;
   /** After a failed write: the least time between two attempts to reopen the storage. */
   recoverIntervalMs?: number;
   logger?: Logger;
@@ -94,6 +103,10 @@ export class DurableLog implements ReplicatedLog {
   private lastRecoverAttempt = -Infinity;
   private closed = false;
   private readonly threshold: bigint;
+  private readonly intervalMs: number;
+  private readonly now: () => number;
+  /** No periodic snapshot before this time (ms). */
+  private nextSnapshotTime: number;
   private readonly recoverIntervalMs: number;
   private readonly logger: Logger;
 
@@ -103,6 +116,9 @@ export class DurableLog implements ReplicatedLog {
     opts: DurableLogOptions,
   ) {
     this.threshold = BigInt(opts.snapshotThreshold ?? DEFAULT_SNAPSHOT_THRESHOLD);
+    this.intervalMs = opts.snapshotIntervalMs ?? 0;
+    this.now = opts.now ?? Date.now;
+    this.nextSnapshotTime = this.now() + this.intervalMs;
     this.recoverIntervalMs = opts.recoverIntervalMs ?? 1000;
     this.logger = opts.logger ?? silentLogger;
   }
@@ -304,6 +320,11 @@ export class DurableLog implements ReplicatedLog {
   private maybeSnapshot(): void {
     if (this.threshold <= 0n || this.snapshotting || this.gate || this.storage.failed || this.closed) return;
     if (this.applied < this.nextSnapshotAt || this.applied <= this.snapIndex) return;
+    if (this.intervalMs > 0) {
+      const now = this.now();
+      if (now < this.nextSnapshotTime) return;
+      this.nextSnapshotTime = now + this.intervalMs;
+    }
     void this.snapshotNow();
   }
 
