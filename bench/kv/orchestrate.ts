@@ -128,7 +128,8 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
 const log = (msg: string) => process.stderr.write(`bench:kv: ${msg}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function clockTicks(): number {
+/** The kernel's clock ticks per second (USER_HZ), 100 when getconf is missing. */
+export function clockTicks(): number {
   try {
     return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
   } catch {
@@ -159,7 +160,7 @@ async function waitQuiet(o: KvBenchOptions): Promise<boolean> {
 }
 
 /** One load run and what the server and both cores did while it ran. */
-interface MeasuredLoad {
+export interface MeasuredLoad {
   load: ReturnType<typeof parseAutocannonJson>;
   wallSec: number;
   serverCores: number;
@@ -172,7 +173,7 @@ interface MeasuredLoad {
  * the runner prints START_MARKER (its own start-up, node + tsx + autocannon, stays out of it;
  * the wait for it is a bounded poll of its output) and closes when it exits.
  */
-async function runLoad(reaper: ProcessReaper, spec: LoadSpec, cpu: number, serverPid: number, hz: number): Promise<MeasuredLoad> {
+export async function runLoad(reaper: ProcessReaper, spec: LoadSpec, cpu: number, serverPid: number, hz: number): Promise<MeasuredLoad> {
   const t = await reaper.spawn('load-runner', 'taskset', ['-c', String(cpu), process.execPath, '--import', 'tsx', LOAD_RUNNER, JSON.stringify(spec)], {
     cwd: REPO_ROOT,
     captureStdout: true,
@@ -198,7 +199,8 @@ async function runLoad(reaper: ProcessReaper, spec: LoadSpec, cpu: number, serve
   return { load, wallSec, serverCores: (ticks1 - ticks0) / hz / wallSec, cores0, cores1 };
 }
 
-async function waitFor(what: string, probe: () => Promise<boolean>, t: Tracked, deadlineMs = 30_000): Promise<void> {
+/** Polls `probe` every 50 ms until true; throws when `t` exits first or after `deadlineMs`. */
+export async function waitFor(what: string, probe: () => Promise<boolean>, t: Tracked, deadlineMs = 30_000): Promise<void> {
   const end = Date.now() + deadlineMs;
   for (let i = 0; i < 100_000; i++) {
     if (t.done) throw new Error(`${t.name} exited before ${what}: ${t.tail()}`);
