@@ -9,6 +9,8 @@
  * packet. With a data dir (the rocksdb engine) it is DurableLog: the same chain runs once the
  * entry is fsync'd, and a restart restores the state (snapshot + log replay) before anything
  * else starts, plus the services and checks registered through the API (local-registrations.ts).
+ * A client agent (no -server, with retry_join) has no log of its own: its state machine follows
+ * a server's change stream and its writes go to a server (client-link.ts, client-feed.ts).
  */
 import os from 'node:os';
 import type { CheckFields, HealthStatus, NodeFields } from '../catalog/types.ts';
@@ -36,7 +38,22 @@ import { forEachYielding, LocalState, SERF_HEALTH } from './local-state.ts';
 import { LocalRegistrations, type LocalRegistrationsState } from './local-registrations.ts';
 import { resolveNodeId } from './node-id.ts';
 import { ServerRaft } from './server-raft.ts';
+import { ClientLink } from './client-link.ts';
 import { parseHostPort } from '../rpc/tcp-transport.ts';
+
+/** How long start-up keeps retrying its registration while a cluster has no leader. */
+const START_RETRY_MS = 60_000;
+/** Answers that mean "no leader right now", not "refused": worth retrying at start-up. */
+const TRANSIENT_CLUSTER_ERRORS = new Set<string>([
+  ERR.RAFT_NOT_LEADER,
+  ERR.NO_CLUSTER_LEADER,
+  ERR.RAFT_PROPOSAL_DROPPED,
+  ERR.RAFT_PROPOSAL_INDETERMINATE,
+  ERR.RAFT_TIMEOUT,
+  ERR.RPC_CONNECTION_LOST,
+  ERR.RPC_TIMEOUT,
+  ERR.RPC_NO_ROUTE,
+]);
 
 /** How often the full anti-entropy sync runs (Consul: about a minute). */
 const SYNC_INTERVAL_MS = 60_000;
@@ -60,6 +77,8 @@ export class Agent {
   private durable?: DurableLog;
   /** With -server: the Raft driver, its transport and the join logic. */
   private server?: ServerRaft;
+  /** A client agent (no -server, with retry_join): its state machine follows a server's change stream. */
+  private client?: ClientLink;
   private registrations?: LocalRegistrations;
   readonly view: CatalogView;
   readonly dns: QueryHandler;
@@ -140,7 +159,7 @@ export class Agent {
   /** Build, load plugins, register local state, then open the DNS ports. */
   static async start(config: RuntimeConfig, opts: AgentOptions): Promise<Agent> {
     // A server's node ID is its Raft id: kept in the data dir across restarts (Consul's node-id file).
-    if (config.server && !config.nodeId) config = { ...config, nodeId: resolveNodeId('', config.dev ? undefined : config.dataDir) };
+    if ((config.server || isClientAgent(config)) && !config.nodeId) config = { ...config, nodeId: resolveNodeId('', config.dev ? undefined : config.dataDir) };
     const agent = new Agent(config, opts);
     try {
       await agent.boot();
@@ -158,24 +177,30 @@ export class Agent {
     // Extensions first: a restored snapshot and the replayed log carry their state.
     for (const ext of this.plugins.stateExtensions) this.sm.registerExtension(ext);
     if (config.server) await this.openServer(plugins.filter((p) => p.replicatedState).map((p) => p.name));
+    else if (isClientAgent(config)) await this.openClient(plugins.filter((p) => p.replicatedState).map((p) => p.name));
     else if (config.storageEngine === 'rocksdb') await this.openDurable();
     this.dns.reconfigure({ hooks: orderHooks([this.consulHook, ...this.plugins.dnsHooks]) });
 
-    if (this.registrations) {
-      // Restored catalog: register what this agent owns first (unchanged rows are no-ops),
-      // then the sync removes only what it no longer owns, so nothing churns on a restart.
-      const kept = await this.registrations.load();
-      await forEachYielding(config.services, (def) => this.addService(def));
-      await forEachYielding(config.checks, (def) => this.addCheck(def));
-      await this.restoreRegistrations(kept);
-      await this.local.syncAll(this.nodeChecks());
-      if (config.dev || config.server) await this.registerServerService();
-    } else {
-      await this.local.syncAll(this.nodeChecks());
-      if (config.dev || config.server) await this.registerServerService();
-      await forEachYielding(config.services, (def) => this.addService(def));
-      await forEachYielding(config.checks, (def) => this.addCheck(def));
-    }
+    // In a cluster the first writes can meet an election in progress (a leader just lost, or
+    // not yet agreed on a loaded machine): every step below is idempotent, so retry the whole
+    // registration on such transient answers rather than failing start-up.
+    await this.retryWhileNoLeader(async () => {
+      if (this.registrations) {
+        // Restored catalog: register what this agent owns first (unchanged rows are no-ops),
+        // then the sync removes only what it no longer owns, so nothing churns on a restart.
+        const kept = await this.registrations.load();
+        await forEachYielding(config.services, (def) => this.addService(def));
+        await forEachYielding(config.checks, (def) => this.addCheck(def));
+        await this.restoreRegistrations(kept);
+        await this.local.syncAll(this.nodeChecks());
+        if (config.dev || config.server) await this.registerServerService();
+      } else {
+        await this.local.syncAll(this.nodeChecks());
+        if (config.dev || config.server) await this.registerServerService();
+        await forEachYielding(config.services, (def) => this.addService(def));
+        await forEachYielding(config.checks, (def) => this.addCheck(def));
+      }
+    });
 
     if (config.ports.dns >= 0) {
       const host = config.clientAddr;
@@ -241,12 +266,55 @@ export class Agent {
     }));
   }
 
+  /**
+   * A client agent: the catalog comes from the servers' change stream, writes go to a server.
+   * Resolves once the local replica has caught up with a server (waiting as long as that takes).
+   */
+  private async openClient(replicatedPlugins: string[]): Promise<void> {
+    const config = this.cfg;
+    const log = this.log.named('client');
+    this.client = new ClientLink({ nodeId: config.nodeId, datacenter: config.datacenter, servers: config.retryJoin, sm: this.sm, plugins: replicatedPlugins, log });
+    log.info(`client agent: following the servers at ${config.retryJoin.join(', ')}`);
+    await this.client.start();
+    this.log_ = this.client;
+    // The catalog lives on the servers; the data dir keeps only what this agent registered through the API.
+    if (config.storageEngine === 'rocksdb') {
+      this.storage = await openStorage(config, { logger: this.log });
+      this.registrations = new LocalRegistrations(this.storage.stable, () => ({
+        services: this.local.serviceDefs().filter((d) => d.source === 'api'),
+        checks: this.local.standaloneCheckDefs().filter((d) => d.source === 'api'),
+        maintenance: this.local.maintenanceChecks(),
+      }));
+    }
+  }
+
+  /**
+   * Runs `fn` again (with backoff, for up to START_RETRY_MS) while a cluster answers that it has
+   * no leader or lost the write in a leader change; any other error, or a single-node agent's,
+   * is thrown at once.
+   */
+  private async retryWhileNoLeader(fn: () => Promise<void>): Promise<void> {
+    const deadline = Date.now() + START_RETRY_MS;
+    for (let delay = 100; ; delay = Math.min(delay * 2, 2_000)) {
+      try {
+        return await fn();
+      } catch (err) {
+        // A forwarded write's error arrives as RPC_REMOTE carrying the remote code.
+        const e = err as HeraldError & { remoteCode?: string };
+        const code = e.code === ERR.RPC_REMOTE && e.remoteCode ? e.remoteCode : (e.code as string | undefined);
+        if (!(this.server || this.client) || !code || !TRANSIENT_CLUSTER_ERRORS.has(code) || Date.now() + delay > deadline || this.stopping) throw err;
+        this.log.warn(`start-up registration: ${(err as Error).message}; retrying in ${delay} ms`);
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+  }
+
   /** A plugin's write: as the log answers, except "no leader" becomes Consul's `No cluster leader`. */
   private async proposeOrNoLeader(command: Parameters<ReplicatedLog['propose']>[0]): Promise<{ index: bigint; result?: unknown }> {
     try {
       return await this.raftLog.propose(command);
     } catch (err) {
-      if (this.server && (err as HeraldError).code === ERR.RAFT_NOT_LEADER) throw new HeraldError(ERR.NO_CLUSTER_LEADER, 'No cluster leader', { cause: err });
+      if ((this.server || this.client) && (err as HeraldError).code === ERR.RAFT_NOT_LEADER) throw new HeraldError(ERR.NO_CLUSTER_LEADER, 'No cluster leader', { cause: err });
       throw err;
     }
   }
@@ -279,7 +347,7 @@ export class Agent {
   /** The whole replicated state as a snapshot archive, at the index it covers. */
   async snapshot(): Promise<{ archive: Buffer; index: bigint }> {
     // Taken synchronously: the state and its index belong to the same instant.
-    const index = this.durable ? this.durable.appliedIndex : this.server ? this.server.log.appliedIndex : this.raftLog.lastIndex;
+    const index = this.durable ? this.durable.appliedIndex : this.server ? this.server.log.appliedIndex : this.client ? this.client.appliedIndex : this.raftLog.lastIndex;
     const state = Buffer.from(JSON.stringify(this.sm.snapshot()));
     return { archive: writeSnapshotArchive({ index, term: 1n, state }), index };
   }
@@ -289,7 +357,7 @@ export class Agent {
    * checked before anything changes; with a data dir the result is durable when this resolves.
    */
   async restore(archive: Buffer): Promise<{ index: bigint }> {
-    if (this.server) throw new HeraldError(ERR.SNAPSHOT_INVALID, 'snapshot restore on a Raft cluster is not supported yet');
+    if (this.server || this.client) throw new HeraldError(ERR.SNAPSHOT_INVALID, 'snapshot restore on a Raft cluster is not supported yet');
     const { meta, state } = readSnapshotArchive(archive);
     const parsed = parseArchiveState(state);
     let index: bigint;
@@ -475,6 +543,7 @@ export class Agent {
     await this.udp?.close();
     await this.tcp?.close();
     await this.server?.stop();
+    await this.client?.stop();
     // Writes in flight finish (and are acknowledged) before the store closes.
     await this.durable?.close();
     await this.storage?.close();
@@ -531,6 +600,11 @@ function maintenanceCheck(checkId: string, name: string, notes: string, svc?: Se
     type: 'maintenance',
     definition: {},
   };
+}
+
+/** A client agent: not a server, and told where the servers are (retry_join). */
+function isClientAgent(config: RuntimeConfig): boolean {
+  return !config.server && !config.dev && config.retryJoin.length > 0;
 }
 
 /** The agent's node row, as Consul agents register themselves (spec §2.4). */

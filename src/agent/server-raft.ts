@@ -30,6 +30,7 @@ import { RaftError } from '../raft/raft-error.ts';
 import { loadRaftState } from '../raft/raft-storage.ts';
 import type { Storage } from '../storage/storage.ts';
 import type { RuntimeConfig } from './config-types.ts';
+import { ChangeFeed } from './client-feed.ts';
 import { decideBootstrap, describeMismatch, pluginMismatch, type ClusterSeen, type ServerInfo } from './server-bootstrap.ts';
 
 /** RPC methods servers serve each other (besides the driver's raft.*). */
@@ -117,6 +118,8 @@ export class ServerRaft {
   private wakeDiscovery: () => void = () => {};
   private lastLeaderContact = 0;
   private stopped = false;
+  /** The change stream client agents follow (client-feed.ts). */
+  private readonly feed: ChangeFeed;
 
   private constructor(
     private readonly opts: ServerRaftOptions,
@@ -124,6 +127,7 @@ export class ServerRaft {
     self: ServerInfo,
   ) {
     this.self = self;
+    this.feed = new ChangeFeed({ sm: opts.sm, plugins: self.plugins, log: opts.log.named('feed') });
   }
 
   /** The driver; throws RAFT_STOPPED before the server has formed or joined a cluster. */
@@ -175,7 +179,7 @@ export class ServerRaft {
       id: this.self.id,
       storage,
       transport: this.transport,
-      stateMachine: catalogStateMachine(this.opts.sm),
+      stateMachine: this.feed.wrap(catalogStateMachine(this.opts.sm)),
       ...(bootstrap ? { bootstrap } : {}),
       logger: log,
     });
@@ -214,6 +218,20 @@ export class ServerRaft {
 
   private serve(): void {
     const log = this.opts.log;
+    this.feed.serve(
+      this.transport,
+      () => {
+        if (!this.log) throw new RaftError(ERR.RAFT_NOT_LEADER, 'raft: this server has not joined a cluster yet');
+        return this.log;
+      },
+      () => {
+        try {
+          return this.peers();
+        } catch {
+          return [];
+        }
+      },
+    );
     this.transport.handle(SERVER_METHOD.join, (body) => {
       const them = readServerInfo(body);
       const mm = pluginMismatch(this.self.plugins, them.plugins);
