@@ -39,10 +39,10 @@
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, loadavg, release, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { VERSION } from '../../src/version.ts';
 import { busyBetween, readCoreTimes } from '../dns/cpu-busy.ts';
 import { ProcessReaper } from '../dns/process-reaper.ts';
@@ -66,6 +66,7 @@ import {
   type ThroughputRun,
 } from './report.ts';
 import { summarizeMs } from './stats.ts';
+import { runAsMain, writeBenchReport } from '../bench-main.ts';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -389,18 +390,8 @@ export async function runClusterBench(o: ClusterBenchOptions): Promise<ClusterBe
 async function main(): Promise<void> {
   const o = parseOptions(process.argv.slice(2));
   const report = await runClusterBench(o);
-  const md = renderMarkdown(report);
-  await mkdir(o.out, { recursive: true });
-  const stamp = report.when.replace(/[:.]/g, '-');
-  await writeFile(join(o.out, `cluster-${stamp}.json`), JSON.stringify(report, null, 2));
-  await writeFile(join(o.out, `cluster-${stamp}.md`), md);
-  process.stdout.write(md);
-  log(`wrote ${join(o.out, `cluster-${stamp}.{json,md}`)}`);
+  const stem = await writeBenchReport(o.out, 'cluster', report.when, report, renderMarkdown(report));
+  log(`wrote ${stem}.{json,md}`);
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main().catch((err: Error) => {
-    log(`failed: ${err.stack ?? err.message}`);
-    process.exitCode = 1;
-  });
-}
+runAsMain(import.meta.url, main, log);

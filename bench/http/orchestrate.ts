@@ -37,7 +37,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { cpus, release, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { agentArgs, freePort, HERALD_BIN, waitForAgent } from '../../plugins/http-api/clients/agent-process.ts';
 import { VERSION } from '../../src/version.ts';
 import { busyBetween, readCoreTimes } from '../dns/cpu-busy.ts';
@@ -48,6 +48,7 @@ import { WatcherPool, type WatcherTarget } from './blocked-watchers.ts';
 import { benchServiceNames, benchServicesConfig, checkIdOf } from './catalog-config.ts';
 import type { CapturedRoute } from './ceiling-server.ts';
 import { renderMarkdown, summarize, type HttpBenchReport, type RunRecord, type ServerKind, type WatcherFigure } from './report.ts';
+import { runAsMain, writeBenchReport } from '../bench-main.ts';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const require = createRequire(import.meta.url);
@@ -429,18 +430,8 @@ export async function runHttpBench(o: HttpBenchOptions): Promise<HttpBenchReport
 async function main(): Promise<void> {
   const o = parseOptions(process.argv.slice(2));
   const report = await runHttpBench(o);
-  const md = renderMarkdown(report);
-  await mkdir(o.out, { recursive: true });
-  const stamp = report.when.replace(/[:.]/g, '-');
-  await writeFile(join(o.out, `http-${stamp}.json`), JSON.stringify(report, null, 2));
-  await writeFile(join(o.out, `http-${stamp}.md`), md);
-  process.stdout.write(md);
-  log(`wrote ${join(o.out, `http-${stamp}.{json,md}`)}`);
+  const stem = await writeBenchReport(o.out, 'http', report.when, report, renderMarkdown(report));
+  log(`wrote ${stem}.{json,md}`);
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main().catch((err: Error) => {
-    log(`failed: ${err.stack ?? err.message}`);
-    process.exitCode = 1;
-  });
-}
+runAsMain(import.meta.url, main, log);

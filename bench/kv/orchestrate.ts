@@ -39,7 +39,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { cpus, release, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { agentArgs, freePort, HERALD_BIN, waitForAgent } from '../../plugins/http-api/clients/agent-process.ts';
 import { VERSION } from '../../src/version.ts';
 import { busyBetween, readCoreTimes } from '../dns/cpu-busy.ts';
@@ -50,6 +50,7 @@ import type { CapturedRoute } from '../http/ceiling-server.ts';
 import { detectGateway, etcdArgs, etcdCount, etcdGet, etcdHealthy, etcdPut, etcdVersion } from './etcd.ts';
 import { START_MARKER, type LoadSpec, type Workload } from './load-runner.ts';
 import { judgeTargets, renderMarkdown, summarize, type KvBenchReport, type KvCase, type KvRunRecord, type KvServer } from './report.ts';
+import { runAsMain, writeBenchReport } from '../bench-main.ts';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const require = createRequire(import.meta.url);
@@ -422,18 +423,8 @@ export async function runKvBench(o: KvBenchOptions): Promise<KvBenchReport> {
 async function main(): Promise<void> {
   const o = parseOptions(process.argv.slice(2));
   const report = await runKvBench(o);
-  const md = renderMarkdown(report);
-  await mkdir(o.out, { recursive: true });
-  const stamp = report.when.replace(/[:.]/g, '-');
-  await writeFile(join(o.out, `kv-${stamp}.json`), JSON.stringify(report, null, 2));
-  await writeFile(join(o.out, `kv-${stamp}.md`), md);
-  process.stdout.write(md);
-  log(`wrote ${join(o.out, `kv-${stamp}.{json,md}`)}`);
+  const stem = await writeBenchReport(o.out, 'kv', report.when, report, renderMarkdown(report));
+  log(`wrote ${stem}.{json,md}`);
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main().catch((err: Error) => {
-    log(`failed: ${err.stack ?? err.message}`);
-    process.exitCode = 1;
-  });
-}
+runAsMain(import.meta.url, main, log);

@@ -1,0 +1,27 @@
+/**
+ * What every bench harness does at its edges: run as a script only when invoked directly, and
+ * write its report as JSON + markdown under bench/out/ while printing the markdown (the section
+ * to paste into bench/RESULTS.md).
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+/** Writes `<out>/<name>-<when>.{json,md}`, prints the markdown; returns the path stem written. */
+export async function writeBenchReport(out: string, name: string, when: string, report: unknown, md: string): Promise<string> {
+  await mkdir(out, { recursive: true });
+  const stem = join(out, `${name}-${when.replace(/[:.]/g, '-')}`);
+  await writeFile(`${stem}.json`, JSON.stringify(report, null, 2));
+  await writeFile(`${stem}.md`, md);
+  process.stdout.write(md);
+  return stem;
+}
+
+/** Runs `main` when the module at `moduleUrl` is the process's entry point; a failure is logged and sets exit code 1. */
+export function runAsMain(moduleUrl: string, main: () => Promise<void>, log: (msg: string) => void): void {
+  if (!process.argv[1] || moduleUrl !== pathToFileURL(process.argv[1]).href) return;
+  main().catch((err: Error) => {
+    log(`failed: ${err.stack ?? err.message}`);
+    process.exitCode = 1;
+  });
+}
