@@ -67,6 +67,8 @@ import {
 } from './report.ts';
 import { summarizeMs } from './stats.ts';
 import { runAsMain, writeBenchReport } from '../bench-main.ts';
+import { benchFlags } from '../bench-flags.ts';
+import { sleep, waitQuiet } from '../quiet-cores.ts';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -89,37 +91,15 @@ export interface ClusterBenchOptions {
 
 /** Flags override environment variables, which override the defaults in the file comment. */
 export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.env): ClusterBenchOptions {
-  const flags = new Map<string, string>();
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (!a.startsWith('--')) throw new Error(`unexpected argument ${a}`);
-    const eq = a.indexOf('=');
-    if (eq > 0) flags.set(a.slice(2, eq), a.slice(eq + 1));
-    else {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`flag ${a} needs a value`);
-      flags.set(a.slice(2), v);
-    }
-  }
-  const known: Record<string, string> = {
+  const flags = benchFlags(argv, {
     trials: 'BENCH_TRIALS', writes: 'BENCH_WRITES', 'seq-warmup': 'BENCH_SEQ_WARMUP', duration: 'BENCH_DURATION', reps: 'BENCH_REPS',
     warmup: 'BENCH_WARMUP', connections: 'BENCH_CONNECTIONS', 'value-bytes': 'BENCH_VALUE_BYTES', systems: 'BENCH_SYSTEMS',
     'server-cpus': 'BENCH_SERVER_CPUS', 'client-cpu': 'BENCH_CLIENT_CPU', 'quiet-wait': 'BENCH_QUIET_WAIT', 'work-dir': 'BENCH_WORK_DIR', out: 'BENCH_OUT',
-  };
-  for (const k of flags.keys()) if (!(k in known)) throw new Error(`unknown flag --${k} (known: ${Object.keys(known).map((x) => '--' + x).join(' ')})`);
-  const raw = (flag: string): string | undefined => {
-    const v = flags.get(flag) ?? env[known[flag]!];
-    return v === '' ? undefined : v;
-  };
-  const num = (flag: string, dflt: number, min: number): number => {
-    const v = raw(flag);
-    if (v === undefined) return dflt;
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw new Error(`--${flag} (${known[flag]}) must be an integer >= ${min}, got ${v}`);
-    return n;
-  };
-  const systems = (raw('systems') ?? 'herald,etcd').split(',').map((x) => x.trim()).filter(Boolean);
-  for (const s of systems) if (s !== 'herald' && s !== 'etcd') throw new Error(`--systems: unknown ${JSON.stringify(s)} (known: herald, etcd)`);
+  }, env);
+  const { num } = flags;
+  // Here an empty value means "the default" for strings too.
+  const raw = (flag: string): string | undefined => flags.raw(flag) || undefined;
+  const systems = flags.list('systems', ['herald', 'etcd'], ['herald', 'etcd'] as const);
   const serverCpus = raw('server-cpus') ?? '0';
   if (!/^\d+([-,]\d+)*$/.test(serverCpus)) throw new Error(`--server-cpus must be a taskset CPU list such as 0 or 0,1; got ${serverCpus}`);
   return {
@@ -141,7 +121,6 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
 }
 
 const log = (msg: string) => process.stderr.write(`bench:cluster: ${msg}\n`);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** How long one failover trial may take before it counts as failed. */
 const FAILOVER_DEADLINE_MS = 30_000;
@@ -149,23 +128,7 @@ const FAILOVER_DEADLINE_MS = 30_000;
 const FAILOVER_ATTEMPT_MS = 10_000;
 /** A new failover write attempt starts this often: the resolution of the failover figure. */
 const FAILOVER_STAGGER_MS = 25;
-/** Busy fraction under which a core counts as quiet, as in bench/http and bench/kv. */
-const QUIET_BUSY = 0.15;
-
 const coreIds = () => cpus().map((_, i) => i);
-
-/** Waits (bounded) until every core is under QUIET_BUSY; false when it never got there. */
-async function waitQuiet(sec: number): Promise<boolean> {
-  const end = Date.now() + sec * 1000;
-  for (let i = 0; i < 10_000; i++) {
-    const a = readCoreTimes();
-    await sleep(300);
-    const b = readCoreTimes();
-    if (Math.max(...coreIds().map((c) => busyBetween(a, b, c) ?? 0)) < QUIET_BUSY) return true;
-    if (Date.now() > end) return false;
-  }
-  return false;
-}
 
 /** Runs `fn` and returns its result with each core's busy fraction over it. */
 async function withCoreBusy<T>(fn: () => Promise<T>): Promise<[T, CoreBusy]> {
@@ -226,7 +189,7 @@ async function throughput(reaper: ProcessReaper, c: Cluster, o: ClusterBenchOpti
   }
   const runs: ThroughputRun[] = [];
   for (let rep = 1; rep <= o.reps; rep++) {
-    if (!(await waitQuiet(o.quietWaitSec))) log('the cores did not get quiet before this run');
+    if (!(await waitQuiet(coreIds(), o.quietWaitSec))) log('the cores did not get quiet before this run');
     const m = await runLoad(reaper, spec(o.durationSec, rep), o.clientCpu, leader.proc.pid, hz);
     const l = m.load;
     const t: ThroughputRun = {
@@ -306,12 +269,12 @@ async function runSystem(reaper: ProcessReaper, kind: SystemKind, o: ClusterBenc
     log(`${kind}: leader ${leader.name}`);
     const res: SystemResult = { kind, version: kind === 'herald' ? VERSION : (etcdVersion() ?? 'unknown'), settings: c.settings };
     if (o.writes > 0) {
-      if (!(await waitQuiet(o.quietWaitSec))) log('the cores did not get quiet before the sequential phase');
+      if (!(await waitQuiet(coreIds(), o.quietWaitSec))) log('the cores did not get quiet before the sequential phase');
       res.sequential = await sequential(c, o, value);
     }
     if (o.durationSec > 0) res.throughput = await throughput(reaper, c, o, Buffer.from(value).toString('base64'), hz);
     if (o.trials > 0) {
-      if (!(await waitQuiet(o.quietWaitSec))) log('the cores did not get quiet before the failover phase');
+      if (!(await waitQuiet(coreIds(), o.quietWaitSec))) log('the cores did not get quiet before the failover phase');
       res.failover = await failover(reaper, c, o, value, kind === 'herald' ? REPO_ROOT : work);
     }
     return res;

@@ -49,6 +49,8 @@ import { benchServiceNames, benchServicesConfig, checkIdOf } from './catalog-con
 import type { CapturedRoute } from './ceiling-server.ts';
 import { renderMarkdown, summarize, type HttpBenchReport, type RunRecord, type ServerKind, type WatcherFigure } from './report.ts';
 import { runAsMain, writeBenchReport } from '../bench-main.ts';
+import { benchFlags } from '../bench-flags.ts';
+import { FOREIGN_BUSY, sleep, waitQuiet } from '../quiet-cores.ts';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const require = createRequire(import.meta.url);
@@ -74,46 +76,29 @@ export interface HttpBenchOptions {
 
 /** Flags override environment variables, which override the defaults in the file comment. */
 export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.env): HttpBenchOptions {
-  const flags = new Map<string, string>();
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (!a.startsWith('--')) throw new Error(`unexpected argument ${a}`);
-    const eq = a.indexOf('=');
-    if (eq > 0) flags.set(a.slice(2, eq), a.slice(eq + 1));
-    else {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`flag ${a} needs a value`);
-      flags.set(a.slice(2), v);
-    }
-  }
-  const known = ['duration', 'reps', 'connections', 'pipelining', 'warmup', 'services', 'instances', 'watchers', 'watch-window', 'server-cpu', 'client-cpu', 'quiet-wait', 'out'];
-  for (const k of flags.keys()) if (!known.includes(k)) throw new Error(`unknown flag --${k} (known: ${known.map((x) => '--' + x).join(' ')})`);
-  const num = (flag: string, envName: string, dflt: number, min: number): number => {
-    const raw = flags.get(flag) ?? env[envName];
-    if (raw === undefined || raw === '') return dflt;
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < min) throw new Error(`--${flag} (${envName}) must be an integer >= ${min}, got ${raw}`);
-    return n;
-  };
+  const { num, raw } = benchFlags(argv, {
+    duration: 'BENCH_DURATION', reps: 'BENCH_REPS', connections: 'BENCH_CONNECTIONS', pipelining: 'BENCH_PIPELINING', warmup: 'BENCH_WARMUP',
+    services: 'BENCH_SERVICES', instances: 'BENCH_INSTANCES', watchers: 'BENCH_WATCHERS', 'watch-window': 'BENCH_WATCH_WINDOW',
+    'server-cpu': 'BENCH_SERVER_CPU', 'client-cpu': 'BENCH_CLIENT_CPU', 'quiet-wait': 'BENCH_QUIET_WAIT', out: 'BENCH_OUT',
+  }, env);
   return {
-    durationSec: num('duration', 'BENCH_DURATION', 10, 1),
-    reps: num('reps', 'BENCH_REPS', 3, 1),
-    connections: num('connections', 'BENCH_CONNECTIONS', 50, 1),
-    pipelining: num('pipelining', 'BENCH_PIPELINING', 1, 1),
-    warmupSec: num('warmup', 'BENCH_WARMUP', 2, 0),
-    services: num('services', 'BENCH_SERVICES', 50, 2),
-    instances: num('instances', 'BENCH_INSTANCES', 3, 1),
-    watchers: num('watchers', 'BENCH_WATCHERS', 10_000, 0),
-    watchWindowSec: num('watch-window', 'BENCH_WATCH_WINDOW', 5, 1),
-    serverCpu: num('server-cpu', 'BENCH_SERVER_CPU', 0, 0),
-    clientCpu: num('client-cpu', 'BENCH_CLIENT_CPU', 1, 0),
-    quietWaitSec: num('quiet-wait', 'BENCH_QUIET_WAIT', 30, 0),
-    out: resolve(REPO_ROOT, flags.get('out') ?? env.BENCH_OUT ?? 'bench/out'),
+    durationSec: num('duration', 10, 1),
+    reps: num('reps', 3, 1),
+    connections: num('connections', 50, 1),
+    pipelining: num('pipelining', 1, 1),
+    warmupSec: num('warmup', 2, 0),
+    services: num('services', 50, 2),
+    instances: num('instances', 3, 1),
+    watchers: num('watchers', 10_000, 0),
+    watchWindowSec: num('watch-window', 5, 1),
+    serverCpu: num('server-cpu', 0, 0),
+    clientCpu: num('client-cpu', 1, 0),
+    quietWaitSec: num('quiet-wait', 30, 0),
+    out: resolve(REPO_ROOT, raw('out') ?? 'bench/out'),
   };
 }
 
 const log = (msg: string) => process.stderr.write(`bench:http: ${msg}\n`);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** USER_HZ, for /proc/<pid>/stat CPU ticks. */
 function clockTicks(): number {
@@ -199,28 +184,6 @@ async function capture(baseUrl: string, path: string): Promise<CapturedRoute> {
   return { path: path.split('?')[0]!, status: r.status, headers, bodyBase64: r.body.toString('base64') };
 }
 
-/** Busy fraction under which a bench core counts as quiet. */
-const QUIET_BUSY = 0.15;
-/** Server-core time not charged to the server process above which a run is contended. */
-const FOREIGN_BUSY = 0.1;
-
-/**
- * Waits (at most `maxSec`) until both bench cores are quiet over one 0.3 s sample. Resolves
- * false when they never were: the run that follows is flagged contended.
- */
-async function waitQuiet(o: HttpBenchOptions): Promise<boolean> {
-  const end = Date.now() + o.quietWaitSec * 1000;
-  for (let i = 0; i < 10_000; i++) {
-    const a = readCoreTimes();
-    await sleep(300);
-    const b = readCoreTimes();
-    const busy = Math.max(busyBetween(a, b, o.serverCpu) ?? 0, busyBetween(a, b, o.clientCpu) ?? 0);
-    if (busy < QUIET_BUSY) return true;
-    if (Date.now() > end) return false;
-  }
-  return false;
-}
-
 async function measure(
   reaper: ProcessReaper,
   o: HttpBenchOptions,
@@ -229,7 +192,7 @@ async function measure(
   rep: number,
   hz: number,
 ): Promise<RunRecord> {
-  const quiet = await waitQuiet(o);
+  const quiet = await waitQuiet([o.serverCpu, o.clientCpu], o.quietWaitSec);
   const cores0 = readCoreTimes();
   const ticks0 = procTicks(server.pid);
   const t0 = performance.now();
@@ -283,7 +246,7 @@ async function blockedWatchers(o: HttpBenchOptions, agentPid: number, baseUrl: s
     }
     if (gauge === undefined) notes.push('the agent exposes no herald.http.queries_blocking gauge; parked count not confirmed server-side');
     const returnedBeforeChange = pool.returned();
-    if (!(await waitQuiet(o))) notes.push('the bench cores were busy with other work before the parked-CPU window');
+    if (!(await waitQuiet([o.serverCpu, o.clientCpu], o.quietWaitSec))) notes.push('the bench cores were busy with other work before the parked-CPU window');
     const ticks0 = procTicks(agentPid);
     const t0 = performance.now();
     await sleep(o.watchWindowSec * 1000);

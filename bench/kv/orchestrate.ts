@@ -51,6 +51,8 @@ import { detectGateway, etcdArgs, etcdCount, etcdGet, etcdHealthy, etcdPut, etcd
 import { START_MARKER, type LoadSpec, type Workload } from './load-runner.ts';
 import { judgeTargets, renderMarkdown, summarize, type KvBenchReport, type KvCase, type KvRunRecord, type KvServer } from './report.ts';
 import { runAsMain, writeBenchReport } from '../bench-main.ts';
+import { benchFlags } from '../bench-flags.ts';
+import { FOREIGN_BUSY, sleep, waitQuiet } from '../quiet-cores.ts';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const require = createRequire(import.meta.url);
@@ -79,55 +81,30 @@ export interface KvBenchOptions {
 
 /** Flags override environment variables, which override the defaults in the file comment. */
 export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.env): KvBenchOptions {
-  const flags = new Map<string, string>();
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (!a.startsWith('--')) throw new Error(`unexpected argument ${a}`);
-    const eq = a.indexOf('=');
-    if (eq > 0) flags.set(a.slice(2, eq), a.slice(eq + 1));
-    else {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`flag ${a} needs a value`);
-      flags.set(a.slice(2), v);
-    }
-  }
-  const known = ['duration', 'reps', 'connections', 'pipelining', 'warmup', 'value-bytes', 'key-space', 'cases', 'servers', 'storage-engine', 'server-cpu', 'client-cpu', 'quiet-wait', 'out'];
-  for (const k of flags.keys()) if (!known.includes(k)) throw new Error(`unknown flag --${k} (known: ${known.map((x) => '--' + x).join(' ')})`);
-  const raw = (flag: string, envName: string): string | undefined => flags.get(flag) ?? env[envName];
-  const num = (flag: string, envName: string, dflt: number, min: number): number => {
-    const v = raw(flag, envName);
-    if (v === undefined || v === '') return dflt;
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw new Error(`--${flag} (${envName}) must be an integer >= ${min}, got ${v}`);
-    return n;
-  };
-  const list = <T extends string>(flag: string, envName: string, dflt: T[], allowed: readonly T[]): T[] => {
-    const v = raw(flag, envName);
-    if (v === undefined || v === '') return dflt;
-    const items = v.split(',').map((x) => x.trim()).filter(Boolean);
-    for (const x of items) if (!allowed.includes(x as T)) throw new Error(`--${flag}: unknown ${JSON.stringify(x)} (known: ${allowed.join(', ')})`);
-    return items as T[];
-  };
+  const { raw, num, list } = benchFlags(argv, {
+    duration: 'BENCH_DURATION', reps: 'BENCH_REPS', connections: 'BENCH_CONNECTIONS', pipelining: 'BENCH_PIPELINING', warmup: 'BENCH_WARMUP',
+    'value-bytes': 'BENCH_VALUE_BYTES', 'key-space': 'BENCH_KEY_SPACE', cases: 'BENCH_CASES', servers: 'BENCH_SERVERS',
+    'storage-engine': 'BENCH_STORAGE_ENGINE', 'server-cpu': 'BENCH_SERVER_CPU', 'client-cpu': 'BENCH_CLIENT_CPU', 'quiet-wait': 'BENCH_QUIET_WAIT', out: 'BENCH_OUT',
+  }, env);
   return {
-    durationSec: num('duration', 'BENCH_DURATION', 10, 1),
-    reps: num('reps', 'BENCH_REPS', 3, 1),
-    connections: num('connections', 'BENCH_CONNECTIONS', 64, 1),
-    pipelining: num('pipelining', 'BENCH_PIPELINING', 1, 1),
-    warmupSec: num('warmup', 'BENCH_WARMUP', 2, 0),
-    valueBytes: num('value-bytes', 'BENCH_VALUE_BYTES', 100, 1),
-    keySpace: num('key-space', 'BENCH_KEY_SPACE', 100_000, 1),
-    cases: list('cases', 'BENCH_CASES', ['put', 'get'], ['put', 'get'] as const),
-    servers: list('servers', 'BENCH_SERVERS', ['herald', 'etcd'], ['herald', 'etcd'] as const),
-    storageEngine: raw('storage-engine', 'BENCH_STORAGE_ENGINE') ?? 'rocksdb',
-    serverCpu: num('server-cpu', 'BENCH_SERVER_CPU', 0, 0),
-    clientCpu: num('client-cpu', 'BENCH_CLIENT_CPU', 1, 0),
-    quietWaitSec: num('quiet-wait', 'BENCH_QUIET_WAIT', 30, 0),
-    out: resolve(REPO_ROOT, flags.get('out') ?? env.BENCH_OUT ?? 'bench/out'),
+    durationSec: num('duration', 10, 1),
+    reps: num('reps', 3, 1),
+    connections: num('connections', 64, 1),
+    pipelining: num('pipelining', 1, 1),
+    warmupSec: num('warmup', 2, 0),
+    valueBytes: num('value-bytes', 100, 1),
+    keySpace: num('key-space', 100_000, 1),
+    cases: list('cases', ['put', 'get'], ['put', 'get'] as const),
+    servers: list('servers', ['herald', 'etcd'], ['herald', 'etcd'] as const),
+    storageEngine: raw('storage-engine') ?? 'rocksdb',
+    serverCpu: num('server-cpu', 0, 0),
+    clientCpu: num('client-cpu', 1, 0),
+    quietWaitSec: num('quiet-wait', 30, 0),
+    out: resolve(REPO_ROOT, raw('out') ?? 'bench/out'),
   };
 }
 
 const log = (msg: string) => process.stderr.write(`bench:kv: ${msg}\n`);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The kernel's clock ticks per second (USER_HZ), 100 when getconf is missing. */
 export function clockTicks(): number {
@@ -140,24 +117,6 @@ export function clockTicks(): number {
 
 function procTicks(pid: number): number {
   return parseStat(readFileSync(`/proc/${pid}/stat`, 'utf8')).cpuTicks;
-}
-
-/** Busy fraction under which a bench core counts as quiet, as in bench/http. */
-const QUIET_BUSY = 0.15;
-/** Server-core time not charged to the server process above which a run is contended. */
-const FOREIGN_BUSY = 0.1;
-
-async function waitQuiet(o: KvBenchOptions): Promise<boolean> {
-  const end = Date.now() + o.quietWaitSec * 1000;
-  for (let i = 0; i < 10_000; i++) {
-    const a = readCoreTimes();
-    await sleep(300);
-    const b = readCoreTimes();
-    const busy = Math.max(busyBetween(a, b, o.serverCpu) ?? 0, busyBetween(a, b, o.clientCpu) ?? 0);
-    if (busy < QUIET_BUSY) return true;
-    if (Date.now() > end) return false;
-  }
-  return false;
 }
 
 /** One load run and what the server and both cores did while it ran. */
@@ -326,7 +285,7 @@ export async function runKvBench(o: KvBenchOptions): Promise<KvBenchReport> {
       for (const c of o.cases) {
         const order = serversFor(c);
         for (const s of rep % 2 ? order : [...order].reverse()) {
-          const quiet = await waitQuiet(o);
+          const quiet = await waitQuiet([o.serverCpu, o.clientCpu], o.quietWaitSec);
           const { load, serverCores, cores0, cores1 } = await runLoad(reaper, specFor(c, s, o.durationSec), o.clientCpu, s.pid, hz);
           const serverCoreBusy = busyBetween(cores0, cores1, o.serverCpu);
           const r: KvRunRecord = {
