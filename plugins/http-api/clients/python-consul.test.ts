@@ -7,62 +7,16 @@
  * its dist-packages, which a pyenv or venv `python3` earlier on PATH does not see; set
  * HERALD_PYTHON to use another. A missing client fails the test (CI installs it), never skips it.
  */
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PYTHON, runPythonFlow, type PythonFlowResult } from '../../../src/cli/commands/python-flow.ts';
 import { startAgentProcess, type AgentProcess } from './agent-process.ts';
 
 const SCRIPT = join(import.meta.dirname, 'python_consul_flow.py');
-const PYTHON = process.env.HERALD_PYTHON ?? (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3');
-
-interface StepLine {
-  step: string;
-  ok: boolean;
-  got: unknown;
-  expected?: unknown;
-  /** `METHOD path -> status` of each request the client made for this step. */
-  http: string[];
-}
-
-interface RunResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  steps: StepLine[];
-  summary?: { ok: boolean; failed: string[]; error?: string };
-}
-
-/** Runs the flow script to completion (bounded: SIGKILL after `deadlineMs`). */
-function runFlow(port: number, deadlineMs = 30_000): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(PYTHON, [SCRIPT, String(port)], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), deadlineMs);
-    child.once('error', (err) => {
-      clearTimeout(timer);
-      reject(new Error(`cannot run ${PYTHON} (install python3 and python3-consul): ${err.message}`));
-    });
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      const steps: StepLine[] = [];
-      let summary: RunResult['summary'];
-      for (const line of stdout.split('\n')) {
-        if (!line.trim()) continue;
-        const obj = JSON.parse(line) as StepLine | { summary: RunResult['summary'] };
-        if ('summary' in obj) summary = obj.summary;
-        else steps.push(obj);
-      }
-      resolve({ code, stdout, stderr, steps, summary });
-    });
-  });
-}
+const runFlow = (port: number) => runPythonFlow(SCRIPT, port, 30_000);
 
 let agent: AgentProcess;
-let run: RunResult;
+let run: PythonFlowResult;
 
 beforeAll(async () => {
   agent = await startAgentProcess({ nodeName: 'python-consul-test' });
