@@ -22,24 +22,13 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { join } from 'node:path';
 export { seededRandom } from '../seeded-random.ts';
+import { freePort } from '../cli/commands/cli-harness.ts';
 
 const HERALD = join(import.meta.dirname, '..', 'cli', 'herald.mjs');
 /** Whether this tree has the kv plugin (its routes then carry the KV and CAS writers). */
 export const HAS_KV = existsSync(new URL('../../plugins/kv/index.ts', import.meta.url));
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** What every writer was told, across rounds. */
 export interface CrashHistory {

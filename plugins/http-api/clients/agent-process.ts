@@ -6,8 +6,8 @@
  * a deadline where there is no event to wait on (the agent announces nothing when it listens).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
 import { join } from 'node:path';
+import { freePort } from '../../../src/cli/commands/cli-harness.ts';
 
 /** The `herald` executable (tsx-loaded TypeScript, no build step). */
 export const HERALD_BIN = join(import.meta.dirname, '../../../src/cli/herald.mjs');
@@ -16,16 +16,7 @@ export const HERALD_BIN = join(import.meta.dirname, '../../../src/cli/herald.mjs
 const OUTPUT_TAIL = 16_384;
 
 /** A port that was free on 127.0.0.1 a moment ago (the kernel picks it; tiny reuse race accepted). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 export interface AgentArgsOptions {
   httpPort: number;
