@@ -9,7 +9,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
-import { crashRound, finalCheck, HAS_KV, newHistory, seededRandom } from '../../src/agent/crash-harness.ts';
+import { crashRound, finalCheck, newHistory, seededRandom } from '../../src/agent/crash-harness.ts';
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -25,7 +25,7 @@ const opts = {
   casWriters: arg('cas-writers', 2),
   killAfterMs: [arg('kill-min', 50), arg('kill-max', 1500)] as [number, number],
 };
-console.log(`# crash rounds: seed ${seed}, ${rounds} rounds, kv ${HAS_KV ? 'yes' : 'no (catalog writer only)'}, node ${process.version}, ${os.cpus().length} x ${os.cpus()[0]?.model}`);
+console.log(`# crash rounds: seed ${seed}, ${rounds} rounds, node ${process.version}, ${os.cpus().length} x ${os.cpus()[0]?.model}`);
 const rand = seededRandom(seed);
 const h = newHistory();
 const t0 = Date.now();

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { storageDir } from '../storage/open-storage.ts';
 import { openRocksStorage } from '../storage/rocksdb-storage.ts';
-import { crashRound, finalCheck, HAS_KV, newHistory, seededRandom } from './crash-harness.ts';
+import { crashRound, finalCheck, newHistory, seededRandom } from './crash-harness.ts';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'herald-crash-'));
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
@@ -19,7 +19,7 @@ afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 const seed = Number(process.env.HERALD_CRASH_SEED ?? Math.floor(Math.random() * 2 ** 31));
 
 describe('herald agent killed with SIGKILL while writing', () => {
-  it(`loses no acknowledged write over 4 kill/restart rounds (seed ${seed}${HAS_KV ? '' : ', catalog writer only: no kv plugin'})`, async () => {
+  it(`loses no acknowledged write over 4 kill/restart rounds (seed ${seed})`, async () => {
     const rand = seededRandom(seed);
     const h = newHistory();
     const opts = { dataDir, seed, kvWriters: 3, casWriters: 2, killAfterMs: [150, 600] as [number, number] };

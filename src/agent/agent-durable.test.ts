@@ -4,7 +4,7 @@
  * full disk (a real tmpfs) answers 500, acknowledges nothing it did not persist and recovers.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -18,8 +18,6 @@ import { storageDir } from '../storage/open-storage.ts';
 import { mountTmpfs } from '../storage/fixtures/tmpfs.ts';
 import { Agent } from './agent.ts';
 import { loadConfig } from './config.ts';
-
-const KV = existsSync(new URL('../../plugins/kv/index.ts', import.meta.url));
 
 const running: Agent[] = [];
 const cleanup: Array<() => void> = [];
@@ -48,7 +46,7 @@ async function start(dataDir: string, configDir?: string): Promise<Started> {
     loadConfig({
       flags: [
         '-data-dir', dataDir, '-dns-port', '0', '-http-port', '-1', '-node', 'node1', '-bind', '127.0.0.1',
-        '-plugin', 'http-api', ...(KV ? ['-plugin', 'kv'] : []), ...(configDir ? ['-config-dir', configDir] : []),
+        '-plugin', 'http-api', '-plugin', 'kv', ...(configDir ? ['-config-dir', configDir] : []),
       ],
     }),
   );
@@ -90,13 +88,13 @@ describe('agent with a data dir', () => {
     await ok(a, 'PUT', '/v1/agent/check/register', { Name: 'disk', CheckID: 'disk', TTL: '1h' });
     await ok(a, 'PUT', '/v1/agent/service/maintenance/api-1?enable=true&reason=upgrading');
     await ok(a, 'PUT', '/v1/catalog/register', { Node: 'ext', Address: '10.3.0.1', Service: { Service: 'ext-db', Port: 5432 } });
-    if (KV) await ok(a, 'PUT', '/v1/kv/cfg/a', 'hello');
+    await ok(a, 'PUT', '/v1/kv/cfg/a', 'hello');
     const before = {
       catalog: await a.req('GET', '/v1/catalog/service/api').then((r) => r.json()),
       ext: await a.req('GET', '/v1/catalog/service/ext-db').then((r) => r.json()),
       services: Object.keys((await a.req('GET', '/v1/agent/services').then((r) => r.json())) as object).sort(),
       checks: Object.keys((await a.req('GET', '/v1/agent/checks').then((r) => r.json())) as object).sort(),
-      kv: KV ? await a.req('GET', '/v1/kv/cfg/a').then((r) => r.json()) : undefined,
+      kv: await a.req('GET', '/v1/kv/cfg/a').then((r) => r.json()),
     };
     expect(before.services).toEqual(['api-1', 'from-file']);
     expect(before.checks).toEqual(['_service_maintenance:api-1', 'api-ttl', 'disk']);
@@ -108,7 +106,7 @@ describe('agent with a data dir', () => {
     expect(await b.req('GET', '/v1/catalog/service/ext-db').then((r) => r.json())).toEqual(before.ext);
     expect(Object.keys((await b.req('GET', '/v1/agent/services').then((r) => r.json())) as object).sort()).toEqual(before.services);
     expect(Object.keys((await b.req('GET', '/v1/agent/checks').then((r) => r.json())) as object).sort()).toEqual(before.checks);
-    if (KV) expect(await b.req('GET', '/v1/kv/cfg/a').then((r) => r.json())).toEqual(before.kv);
+    expect(await b.req('GET', '/v1/kv/cfg/a').then((r) => r.json())).toEqual(before.kv);
 
     // A deregistration is durable too.
     await ok(b, 'PUT', '/v1/agent/service/deregister/api-1');
@@ -170,10 +168,8 @@ describe('agent on a full disk (a real 4 MiB tmpfs)', () => {
     for (let i = 0; i < 2000 && !failure; i++) {
       const key = `k${i % 50}`;
       const value = `${i}:` + randomBytes(3000).toString('base64');
-      const res = KV
-        ? await a.req('PUT', `/v1/kv/${key}`, value)
-        : await a.req('PUT', '/v1/catalog/register', { Node: key, Address: '10.5.0.1', Meta: { v: value.slice(0, 500) } });
-      if (res.status === 200) acked.set(key, KV ? value : value.slice(0, 500));
+      const res = await a.req('PUT', `/v1/kv/${key}`, value);
+      if (res.status === 200) acked.set(key, value);
       else failure = res;
     }
     expect(failure, "the disk never filled up").toBeDefined();
@@ -182,12 +178,8 @@ describe('agent on a full disk (a real 4 MiB tmpfs)', () => {
     expect(acked.size).toBeGreaterThan(0);
 
     const read = async (s: Started, key: string) => {
-      if (KV) {
-        const r = await s.req('GET', `/v1/kv/${key}?raw`);
-        return r.status === 200 ? r.body : undefined;
-      }
-      const r = (await s.req('GET', `/v1/catalog/node/${key}`).then((x) => x.json())) as { Node?: { Meta: { v: string } } } | null;
-      return r?.Node?.Meta.v;
+      const r = await s.req('GET', `/v1/kv/${key}?raw`);
+      return r.status === 200 ? r.body : undefined;
     };
     const checkAll = async (s: Started) => {
       for (const [key, value] of acked) expect(await read(s, key), key).toBe(value);
@@ -196,8 +188,8 @@ describe('agent on a full disk (a real 4 MiB tmpfs)', () => {
     // failure reopens the store, which may reclaim some WAL space: a write may then fit, and is
     // then acknowledged like any other.)
     const big = `more:` + randomBytes(200_000).toString('base64');
-    const again = await a.req('PUT', KV ? '/v1/kv/more' : '/v1/catalog/register', KV ? big : { Node: 'more', Address: '10.5.0.2', Meta: { v: big.slice(0, 500) } });
-    if (again.status === 200) acked.set('more', KV ? big : big.slice(0, 500));
+    const again = await a.req('PUT', '/v1/kv/more', big);
+    if (again.status === 200) acked.set('more', big);
     else {
       expect(again.status).toBe(500);
       expect(again.body).toMatch(/^storage: no space left on device/);
@@ -209,7 +201,7 @@ describe('agent on a full disk (a real 4 MiB tmpfs)', () => {
     let recovered = false;
     const deadline = Date.now() + 20_000;
     while (!recovered && Date.now() < deadline) {
-      const res = await a.req('PUT', KV ? '/v1/kv/after' : '/v1/catalog/register', KV ? 'free' : { Node: 'after', Address: '10.5.0.3' });
+      const res = await a.req('PUT', '/v1/kv/after', 'free');
       recovered = res.status === 200;
       if (!recovered) await new Promise((r) => setTimeout(r, 100));
     }
@@ -219,7 +211,7 @@ describe('agent on a full disk (a real 4 MiB tmpfs)', () => {
 
     const b = await start(dataDir);
     await checkAll(b);
-    expect(await read(b, 'after')).toBe(KV ? 'free' : undefined);
+    expect(await read(b, 'after')).toBe('free');
     await b.stop();
   }, 60_000);
 });

@@ -7,7 +7,7 @@
  * snapshot restore and the log replay.
  *
  * Writers, each sequential (so at most one of its writes is in flight at the kill):
- * - KV writers (when the kv plugin is in the tree): writer i puts `w<i>-<seq>` to `crash/w<i>`;
+ * - KV writers: writer i puts `w<i>-<seq>` to `crash/w<i>`;
  * - a catalog writer: re-registers service `crash-cat` with Meta.seq = <seq> through the agent
  *   API (persisted as an API registration, so a restart must bring it back);
  * - CAS writers (kv): read `crash/counter`, put value+1 with `?cas=<ModifyIndex>`.
@@ -21,14 +21,12 @@
  * A violation throws with the seed, the round and what was expected.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 export { seededRandom } from '../seeded-random.ts';
 import { freePort } from '../cli/commands/cli-harness.ts';
 
 const HERALD = join(import.meta.dirname, '..', 'cli', 'herald.mjs');
-/** Whether this tree has the kv plugin (its routes then carry the KV and CAS writers). */
-export const HAS_KV = existsSync(new URL('../../plugins/kv/index.ts', import.meta.url));
 
 /** What every writer was told, across rounds. */
 export interface CrashHistory {
@@ -73,7 +71,7 @@ async function startAgent(opts: CrashOptions): Promise<Agent> {
   writeFileSync(config, JSON.stringify({ raft_snapshot_threshold: opts.snapshotThreshold ?? 64, raft_snapshot_interval: '0s' }));
   const args = [
     HERALD, 'agent', '-data-dir', opts.dataDir, '-config-file', config, '-node', 'crash', '-bind', '127.0.0.1', '-dns-port', String(dns), '-http-port', String(http),
-    '-plugin', 'http-api', ...(HAS_KV ? ['-plugin', 'kv'] : []), '-log-level', 'warn',
+    '-plugin', 'http-api', '-plugin', 'kv', '-log-level', 'warn',
   ];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
@@ -136,7 +134,7 @@ async function verify(agent: Agent, h: CrashHistory, opts: CrashOptions, timeout
     } else if (res.status !== 404) fail(`GET ${name}: ${res.status} ${res.text}`);
     check(name, seq, want);
   }
-  if (HAS_KV && opts.casWriters > 0) {
+  if (opts.casWriters > 0) {
     const res = await request(agent.base, 'GET', '/v1/kv/crash/counter?raw', undefined, timeoutMs);
     const value = res.status === 200 ? Number(res.text) : undefined;
     if (res.status === 200 && !Number.isInteger(value)) fail(`crash/counter: holds ${JSON.stringify(res.text)}`);
@@ -213,12 +211,10 @@ export async function crashRound(h: CrashHistory, opts: CrashOptions, rand: () =
         return (await request(agent.base, 'PUT', '/v1/agent/service/register', body, timeoutMs)).status === 200;
       }),
     );
-    if (HAS_KV) {
-      for (let i = 0; i < opts.kvWriters; i++) {
-        loops.push(writer(kvKey(i), async (seq) => (await request(agent.base, 'PUT', `/v1/kv/${kvKey(i)}`, `w${i}-${seq}`, timeoutMs)).text.trim() === 'true'));
-      }
-      for (let i = 0; i < opts.casWriters; i++) loops.push(casWriter());
+    for (let i = 0; i < opts.kvWriters; i++) {
+      loops.push(writer(kvKey(i), async (seq) => (await request(agent.base, 'PUT', `/v1/kv/${kvKey(i)}`, `w${i}-${seq}`, timeoutMs)).text.trim() === 'true'));
     }
+    for (let i = 0; i < opts.casWriters; i++) loops.push(casWriter());
     const [lo, hi] = opts.killAfterMs;
     const wait = lo + Math.floor(rand() * (hi - lo + 1));
     await new Promise((r) => setTimeout(r, wait));

@@ -1,13 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { readSnapshotArchive } from '../../../src/catalog/snapshot-archive.ts';
 import { startTestAgent, type TestAgent } from '../test-agent.ts';
 
-// KV entries join the round trip when the kv plugin is in this tree.
-const KV = existsSync(new URL('../../kv/index.ts', import.meta.url));
 
 const agents: TestAgent[] = [];
 const dirs: string[] = [];
@@ -18,7 +16,7 @@ afterEach(async () => {
 
 /** An agent named `node`; with `durable`, on a fresh data dir with the rocksdb engine. */
 async function agent(node: string, opts: { durable?: string | true } = {}): Promise<TestAgent & { dataDir?: string }> {
-  const flags = ['-node', node, ...(KV ? ['-plugin', 'kv'] : [])];
+  const flags = ['-node', node, '-plugin', 'kv'];
   let dataDir: string | undefined;
   if (opts.durable) {
     dataDir = opts.durable === true ? mkdtempSync(join(tmpdir(), 'herald-snap-')) : opts.durable;
@@ -59,11 +57,9 @@ async function populate(a: TestAgent): Promise<void> {
     Service: { Service: 'db', ID: 'db-1', Port: 5432, Meta: { role: 'primary' } },
     Check: { CheckID: 'db-alive', Name: 'db alive', Status: 'warning', ServiceID: 'db-1' },
   });
-  if (KV) {
-    await put(a, '/v1/kv/app/config', 'v=1');
-    await put(a, '/v1/kv/app/flag?flags=42', 'on');
-    await put(a, '/v1/kv/bin', randomBytes(64));
-  }
+  await put(a, '/v1/kv/app/config', 'v=1');
+  await put(a, '/v1/kv/app/flag?flags=42', 'on');
+  await put(a, '/v1/kv/bin', randomBytes(64));
 }
 
 describe('/v1/snapshot', () => {
@@ -85,7 +81,7 @@ describe('/v1/snapshot', () => {
     const a = await agent('node-a');
     await populate(a);
     const first = await save(a);
-    if (KV) expect(Object.keys(first.state.extensions as object)).toContain('kv');
+    expect(Object.keys(first.state.extensions as object)).toContain('kv');
 
     const b = await agent('node-b', { durable: true });
     // A query blocked on B before the restore wakes when it lands.
@@ -102,9 +98,7 @@ describe('/v1/snapshot', () => {
     expect(await b.json('/v1/health/service/web')).toEqual([
       expect.objectContaining({ Node: expect.objectContaining({ Node: 'node-a' }), Checks: expect.any(Array) }),
     ]);
-    if (KV) {
-      expect(await b.json('/v1/kv/app/flag')).toEqual([expect.objectContaining({ Key: 'app/flag', Flags: 42 })]);
-    }
+    expect(await b.json('/v1/kv/app/flag')).toEqual([expect.objectContaining({ Key: 'app/flag', Flags: 42 })]);
 
     // Restart B on the same data dir: the restored state is still there (B's own node comes
     // back too, by anti-entropy, so compare what the archive held rather than the hash).
