@@ -42,8 +42,10 @@ export function wantsPretty(ctx: RouteContext, req: FastifyRequest): boolean {
  * state is read; without a leader that is Consul's 500 `No cluster leader`. Default and
  * `?stale` reads answer from the local state at once (their headers say how fresh it is).
  */
-export async function readPoint(ctx: HttpApiDeps, opts: ReadOptions): Promise<void> {
-  if (opts.consistency === 'consistent') await ctx.core.cluster?.()?.consistentRead();
+export function readPoint(ctx: HttpApiDeps, opts: ReadOptions): Promise<void> | undefined {
+  // Undefined (nothing to await) for every read but ?consistent: the common read path stays
+  // synchronous up to the send.
+  return opts.consistency === 'consistent' ? ctx.core.cluster?.()?.consistentRead() : undefined;
 }
 
 /** A catalog/health read: one watched resource, its index, and the body built after any wait. */
@@ -71,7 +73,8 @@ export async function blockingRead(ctx: RouteContext, req: FastifyRequest, reply
   const opts: ReadOptions = parseReadOptions(q, read.cacheable);
   const params = parseBlockingParams(q);
   if (params.index !== 0n) await blockUntilChanged(ctx.waiters, params, read.key, read.index, reply.raw);
-  await readPoint(ctx, opts);
+  const point = readPoint(ctx, opts);
+  if (point) await point;
   // Index and body are taken in one synchronous step: no write can land between them.
   const index = read.index();
   const body = read.body();

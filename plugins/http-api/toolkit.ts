@@ -39,7 +39,8 @@ export function httpToolkit(ctx: RouteContext): HttpToolkit {
         const outcome = await blockUntilChanged(ctx.waiters, params, read.key, () => read.index(), reply.raw);
         if (outcome === 'closed') return reply;
       }
-      await readPoint(ctx, opts);
+      const point = readPoint(ctx, opts);
+      if (point) await point;
       // Index and answer in one synchronous step: no write can land between them.
       const index = read.index();
       const a = read.answer();
