@@ -5,7 +5,7 @@
  * the kv plugin. Each is pinned with taskset to the server cores.
  */
 import { join } from 'node:path';
-import { agentArgs, freePort, HERALD_BIN, waitForAgent } from '../../plugins/http-api/clients/agent-process.ts';
+import { agentArgs, freePort, HERALD_BIN, waitForAgent, type AgentArgsOptions } from '../../plugins/http-api/clients/agent-process.ts';
 import type { ProcessReaper } from '../dns/process-reaper.ts';
 import type { Cluster, Member } from './cluster.ts';
 import { call } from './http-call.ts';
@@ -13,27 +13,46 @@ import { call } from './http-call.ts';
 /** Keys go into the URL path: escape each segment, keep the slashes. */
 const kvPath = (key: string) => '/v1/kv/' + key.split('/').map(encodeURIComponent).join('/');
 
+/** The replicated-state plugins every agent of the cluster runs (servers refuse a different set). */
+export const REPLICATED_PLUGINS = ['-plugin', 'kv'];
+
+/**
+ * Starts one `herald agent` (arguments from agentArgs) pinned with taskset to `cpus`, through the
+ * reaper; does not wait for it to serve.
+ */
+export async function spawnPinnedAgent(reaper: ProcessReaper, name: string, cpus: string, cwd: string, o: AgentArgsOptions): Promise<Member> {
+  const cmdArgs = ['-c', cpus, process.execPath, HERALD_BIN, ...agentArgs(o)];
+  const proc = await reaper.spawn(`herald-${name}`, 'taskset', cmdArgs, { cwd });
+  return { name, origin: `http://127.0.0.1:${o.httpPort}`, cmd: 'taskset', args: cmdArgs, proc };
+}
+
+/** The Herald cluster, plus what client agents need to join it. */
+export interface HeraldCluster extends Cluster {
+  kind: 'herald';
+  /** The server's RPC address (`127.0.0.1:<port>`), what `-retry-join` names. */
+  rpcAddress(m: Member): string;
+}
+
 /** Starts the three servers and waits until each serves HTTP (not yet until a leader exists). */
-export async function startHeraldCluster(reaper: ProcessReaper, work: string, serverCpus: string, cwd: string): Promise<Cluster> {
+export async function startHeraldCluster(reaper: ProcessReaper, work: string, serverCpus: string, cwd: string): Promise<HeraldCluster> {
   const ports: { rpc: number; http: number; dns: number }[] = [];
   for (let i = 0; i < 3; i++) ports.push({ rpc: await freePort(), http: await freePort(), dns: await freePort() });
   const joins = ports.flatMap((p) => ['-retry-join', `127.0.0.1:${p.rpc}`]);
   const members: Member[] = [];
   const rpcOf = new Map<string, Member>();
+  const addressOf = new Map<Member, string>();
   for (let i = 0; i < 3; i++) {
     const p = ports[i]!;
-    const args = agentArgs({
+    const m = await spawnPinnedAgent(reaper, `h${i + 1}`, serverCpus, cwd, {
       httpPort: p.http,
       dnsPort: p.dns,
       nodeName: `h${i + 1}`,
       dataDir: join(work, `herald-${i + 1}`),
-      extraArgs: ['-server', '-bootstrap-expect', '3', '-server-port', String(p.rpc), '-plugin', 'kv', ...joins],
+      extraArgs: ['-server', '-bootstrap-expect', '3', '-server-port', String(p.rpc), ...REPLICATED_PLUGINS, ...joins],
     });
-    const cmdArgs = ['-c', serverCpus, process.execPath, HERALD_BIN, ...args];
-    const proc = await reaper.spawn(`herald-h${i + 1}`, 'taskset', cmdArgs, { cwd });
-    const m: Member = { name: `h${i + 1}`, origin: `http://127.0.0.1:${p.http}`, cmd: 'taskset', args: cmdArgs, proc };
     members.push(m);
     rpcOf.set(`127.0.0.1:${p.rpc}`, m);
+    addressOf.set(m, `127.0.0.1:${p.rpc}`);
   }
   await Promise.all(members.map((m) => waitForAgent(m.origin, m.proc.exited, () => m.proc.tail(), 60_000)));
 
@@ -68,5 +87,6 @@ export async function startHeraldCluster(reaper: ProcessReaper, work: string, se
     },
     loadWorkload: 'herald-put',
     gateway: '',
+    rpcAddress: (m) => addressOf.get(m)!,
   };
 }

@@ -9,14 +9,15 @@
  *    write timed from send to answer (after unrecorded warm-up writes);
  * 2. throughput: bench/kv/load-runner.ts (autocannon, 64 connections, a different key per
  *    request) against the leader, pinned to the client core, after a warm-up; median of reps;
- * 3. leader failover: SIGKILL the leader, then write through one survivor (alternating), a new
+ * 3. (Herald only, G6) DNS propagation: two client agents join; a TTL check on client A is
+ *    flipped (critical, passing, ...) over HTTP while client B's DNS (and A's) is polled; each flip
+ *    is timed from its request being sent to B's first answer reflecting it (dns-propagation.ts).
+ *    The clients are stopped afterwards;
+ * 4. leader failover: SIGKILL the leader, then write through one survivor (alternating), a new
  *    overlapping attempt every 25 ms, until a write is acknowledged; the time from the kill to
  *    that answer is the trial's figure. The
  *    killed member is restarted from its data dir and must read the trial's write locally
  *    (caught up) and every member must agree on a leader before the next trial.
- * 4. TODO (issue 5 item 6, G6): DNS propagation, a health flip on one client agent to the DNS
- *    answer on another agent. Needs client agents fed by the servers' change stream, which is
- *    being built separately (src/agent/client-feed.ts); not measured here yet.
  * Writes JSON and markdown to bench/out/ and prints the markdown (the RESULTS.md section).
  *
  * Every child goes through the ProcessReaper (stopped on every exit path); every wait is bounded.
@@ -29,9 +30,11 @@
  *   --reps N [BENCH_REPS=3]               throughput runs per system (the median is reported)
  *   --warmup S [BENCH_WARMUP=2]           throughput warm-up per system
  *   --connections N [BENCH_CONNECTIONS=64]
+ *   --flips N [BENCH_FLIPS=100]           health flips timed for G6 (Herald; 0 skips the phase)
+ *   --dns-poll-ms N [BENCH_DNS_POLL_MS=2] how often each client agent's DNS is asked during G6
  *   --value-bytes N [BENCH_VALUE_BYTES=100]
  *   --systems LIST [BENCH_SYSTEMS=herald,etcd]
- *   --server-cpus LIST [BENCH_SERVER_CPUS=0]  taskset list for every member of both clusters
+ *   --server-cpus LIST [BENCH_SERVER_CPUS=0]  taskset list for every member of both clusters (and the G6 client agents)
  *   --client-cpu N [BENCH_CLIENT_CPU=1]   the load runner (run.sh pins this process there too)
  *   --quiet-wait S [BENCH_QUIET_WAIT=30]  wait up to S s for both cores under 15 % busy per phase
  *   --work-dir DIR [BENCH_WORK_DIR=os.tmpdir()]  where the data dirs go (its filesystem is reported)
@@ -44,12 +47,14 @@ import { cpus, loadavg, release, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { VERSION } from '../../src/version.ts';
-import { busyBetween, readCoreTimes } from '../dns/cpu-busy.ts';
+import { busyBetween } from '../dns/cpu-busy.ts';
 import { ProcessReaper } from '../dns/process-reaper.ts';
 import { AUTOCANNON_VERSION } from '../http/autocannon-run.ts';
 import { etcdVersion } from '../kv/etcd.ts';
 import type { LoadSpec } from '../kv/load-runner.ts';
 import { clockTicks, runLoad } from '../kv/orchestrate.ts';
+import { coreIds, withCoreBusy } from './core-busy.ts';
+import { dnsPropagation } from './dns-propagation.ts';
 import { killMember, pollUntil, restartMember, waitForLeader, type Cluster, type Member } from './cluster.ts';
 import { startEtcdCluster } from './etcd-cluster.ts';
 import { startHeraldCluster } from './herald-cluster.ts';
@@ -59,7 +64,6 @@ import {
   renderMarkdown,
   throughputSummary,
   type ClusterBenchReport,
-  type CoreBusy,
   type FailoverTrial,
   type SystemKind,
   type SystemResult,
@@ -81,6 +85,8 @@ export interface ClusterBenchOptions {
   warmupSec: number;
   connections: number;
   valueBytes: number;
+  flips: number;
+  dnsPollMs: number;
   systems: SystemKind[];
   serverCpus: string;
   clientCpu: number;
@@ -93,7 +99,7 @@ export interface ClusterBenchOptions {
 export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.env): ClusterBenchOptions {
   const flags = benchFlags(argv, {
     trials: 'BENCH_TRIALS', writes: 'BENCH_WRITES', 'seq-warmup': 'BENCH_SEQ_WARMUP', duration: 'BENCH_DURATION', reps: 'BENCH_REPS',
-    warmup: 'BENCH_WARMUP', connections: 'BENCH_CONNECTIONS', 'value-bytes': 'BENCH_VALUE_BYTES', systems: 'BENCH_SYSTEMS',
+    warmup: 'BENCH_WARMUP', connections: 'BENCH_CONNECTIONS', 'value-bytes': 'BENCH_VALUE_BYTES', flips: 'BENCH_FLIPS', 'dns-poll-ms': 'BENCH_DNS_POLL_MS', systems: 'BENCH_SYSTEMS',
     'server-cpus': 'BENCH_SERVER_CPUS', 'client-cpu': 'BENCH_CLIENT_CPU', 'quiet-wait': 'BENCH_QUIET_WAIT', 'work-dir': 'BENCH_WORK_DIR', out: 'BENCH_OUT',
   }, env);
   const { num } = flags;
@@ -111,6 +117,8 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
     warmupSec: num('warmup', 2, 0),
     connections: num('connections', 64, 1),
     valueBytes: num('value-bytes', 100, 1),
+    flips: num('flips', 100, 0),
+    dnsPollMs: num('dns-poll-ms', 2, 1),
     systems: systems as SystemKind[],
     serverCpus,
     clientCpu: num('client-cpu', 1, 0),
@@ -128,15 +136,6 @@ const FAILOVER_DEADLINE_MS = 30_000;
 const FAILOVER_ATTEMPT_MS = 10_000;
 /** A new failover write attempt starts this often: the resolution of the failover figure. */
 const FAILOVER_STAGGER_MS = 25;
-const coreIds = () => cpus().map((_, i) => i);
-
-/** Runs `fn` and returns its result with each core's busy fraction over it. */
-async function withCoreBusy<T>(fn: () => Promise<T>): Promise<[T, CoreBusy]> {
-  const a = readCoreTimes();
-  const v = await fn();
-  const b = readCoreTimes();
-  return [v, coreIds().map((c) => busyBetween(a, b, c))];
-}
 
 async function sequential(c: Cluster, o: ClusterBenchOptions, value: string): Promise<NonNullable<SystemResult['sequential']>> {
   const leader = await waitForLeader(c);
@@ -264,7 +263,8 @@ async function runSystem(reaper: ProcessReaper, kind: SystemKind, o: ClusterBenc
   const work = await mkdtemp(join(o.workDir, `herald-bench-cluster-${kind}-`));
   try {
     log(`starting 3 ${kind} members on CPU ${o.serverCpus} (data under ${work})`);
-    const c = kind === 'herald' ? await startHeraldCluster(reaper, work, o.serverCpus, REPO_ROOT) : await startEtcdCluster(reaper, work, o.serverCpus);
+    const herald = kind === 'herald' ? await startHeraldCluster(reaper, work, o.serverCpus, REPO_ROOT) : undefined;
+    const c = herald ?? (await startEtcdCluster(reaper, work, o.serverCpus));
     const leader = await waitForLeader(c, 60_000);
     log(`${kind}: leader ${leader.name}`);
     const res: SystemResult = { kind, version: kind === 'herald' ? VERSION : (etcdVersion() ?? 'unknown'), settings: c.settings };
@@ -273,6 +273,10 @@ async function runSystem(reaper: ProcessReaper, kind: SystemKind, o: ClusterBenc
       res.sequential = await sequential(c, o, value);
     }
     if (o.durationSec > 0) res.throughput = await throughput(reaper, c, o, Buffer.from(value).toString('base64'), hz);
+    // Before failover, which restarts members and moves the leadership.
+    if (herald && o.flips > 0) {
+      res.dnsPropagation = await dnsPropagation(reaper, herald, { flips: o.flips, pollMs: o.dnsPollMs, serverCpus: o.serverCpus, quietWaitSec: o.quietWaitSec, work, cwd: REPO_ROOT }, log);
+    }
     if (o.trials > 0) {
       if (!(await waitQuiet(coreIds(), o.quietWaitSec))) log('the cores did not get quiet before the failover phase');
       res.failover = await failover(reaper, c, o, value, kind === 'herald' ? REPO_ROOT : work);
@@ -307,9 +311,13 @@ export async function runClusterBench(o: ClusterBenchOptions): Promise<ClusterBe
     for (const s of systems) {
       if (s.sequential?.failures) notes.push(`${s.kind}: ${s.sequential.failures} sequential writes were not acknowledged`);
       if (s.failover?.failures) notes.push(`${s.kind}: ${s.failover.failures} failover trials got no write acknowledged within ${FAILOVER_DEADLINE_MS / 1000} s`);
+      const d = s.dnsPropagation;
+      if (d?.remoteFailures || d?.httpFailures) notes.push(`${s.kind} DNS propagation: ${d.remoteFailures} flips not reflected on client B within 10 s, ${d.httpFailures} flip requests not answered 200`);
       for (const t of s.throughput?.runs ?? []) if (t.errors || t.non2xx) notes.push(`${s.kind} throughput rep ${t.rep}: ${t.errors} errors/timeouts, ${t.non2xx} non-2xx`);
     }
-    if (o.trials < 30 || o.writes < 2000 || o.durationSec < 10) notes.push(`smoke run (${o.trials} trials, ${o.writes} writes, ${o.durationSec} s runs): too small for the figures to judge the targets`);
+    if (o.trials < 30 || o.writes < 2000 || o.durationSec < 10 || (o.systems.includes('herald') && o.flips < 100)) {
+      notes.push(`smoke run (${o.trials} trials, ${o.writes} writes, ${o.durationSec} s runs, ${o.flips} flips): too small for the figures to judge the targets`);
+    }
     notes.push(`failover is timed from just before the SIGKILL to the answer of the first acknowledged write through a survivor (alternating survivors); a new attempt starts every ${FAILOVER_STAGGER_MS} ms without waiting for earlier ones (a write forwarded to the dead leader may hang), each bounded by ${FAILOVER_ATTEMPT_MS / 1000} s`);
     notes.push('sequential and throughput writes go to the leader; each system runs alone (the other cluster is stopped)');
     return {
@@ -325,7 +333,7 @@ export async function runClusterBench(o: ClusterBenchOptions): Promise<ClusterBe
         autocannon: AUTOCANNON_VERSION,
         'load average before (1/5/15 min)': loadBefore,
         'load average after (1/5/15 min)': loadavg().map((x) => x.toFixed(2)).join(' '),
-        'server cores (all 6 members)': o.serverCpus,
+        'server cores (all 6 members; the G6 client agents too)': o.serverCpus,
         'client core': o.clientCpu,
         'data dir filesystem': `${o.workDir} (${fsType(o.workDir)})`,
       },
@@ -336,13 +344,13 @@ export async function runClusterBench(o: ClusterBenchOptions): Promise<ClusterBe
         'throughput warm-up (s)': o.warmupSec,
         connections: o.connections,
         'value bytes': o.valueBytes,
+        'DNS propagation flips (Herald)': o.flips,
+        'DNS poll interval (ms)': o.dnsPollMs,
       },
       systems,
       targets: judgeTargets(systems),
       notes,
-      todo: [
-        'G6 DNS propagation (health flip on one client agent -> DNS answer on another agent) is not measured: it needs client agents fed by the servers\' change stream, being built separately (src/agent/client-feed.ts).',
-      ],
+      todo: [],
     };
   } finally {
     await reaper.stopAll();

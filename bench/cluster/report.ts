@@ -1,11 +1,12 @@
 /**
  * The cluster benchmark's report: per system (Herald, etcd) the failover trials, the sequential
- * commit latency and the 64-writer throughput runs, the targets from
- * /work/shared/spec/distributed-anchors.md §5 (G1, G3, G4) judged for Herald with etcd alongside,
- * the load on both cores, and the machine and versions, rendered as the bench/RESULTS.md section.
+ * commit latency and the 64-writer throughput runs, and for Herald the DNS propagation of health
+ * flips between client agents; the targets from /work/shared/spec/distributed-anchors.md §5
+ * (G1, G3, G4, G6) judged for Herald with etcd alongside, the load on both cores, and the machine
+ * and versions, rendered as the bench/RESULTS.md section.
  */
 import { median } from '../kv/report.ts';
-import type { LatencySummary } from './stats.ts';
+import { summarizeMs, type LatencySummary } from './stats.ts';
 
 /** G1: leader failover, kill to first acknowledged write through a survivor, in ms. */
 export const FAILOVER_P50_MS = 1000;
@@ -16,6 +17,8 @@ export const COMMIT_P99_MS = 10;
 /** G4: 64 concurrent writers. */
 export const THROUGHPUT_PER_SEC = 2000;
 export const THROUGHPUT_P99_MS = 50;
+/** G6: a health flip on one client agent to the DNS answer changing on another, in ms. */
+export const DNS_PROPAGATION_P99_MS = 1000;
 
 export type SystemKind = 'herald' | 'etcd';
 
@@ -51,6 +54,75 @@ export interface ThroughputRun {
 /** Busy fraction of each core over one phase (index = CPU number). */
 export type CoreBusy = (number | undefined)[];
 
+/** One health flip of the G6 phase, timed from the moment its request was sent. */
+export interface DnsFlip {
+  flip: number;
+  /** The check's new status: critical (the A record must go), passing (it must come back). */
+  to: 'critical' | 'passing';
+  /** To the first answer on client B's DNS reflecting the flip, ms; undefined: none before the deadline. */
+  remoteMs: number | undefined;
+  /** The same on client A's own DNS (the agent that took the flip). */
+  localMs: number | undefined;
+  /** To the flip request's answer from A, ms. */
+  httpMs: number;
+  /** 200 expected; 0 when no answer came. */
+  httpStatus: number;
+  /** The rcode of B's answer that reflected the flip (NXDOMAIN or NOERROR without records for critical). */
+  remoteRcode: string;
+}
+
+/** What the G6 figures are made of, computed from the flips (see dnsFlipSummary). */
+export interface DnsFlipSummary {
+  /** Client B (another agent): every flip, then each direction. */
+  remote: LatencySummary;
+  remoteToCritical: LatencySummary;
+  remoteToPassing: LatencySummary;
+  /** Client A's own DNS (local path), for reference. */
+  local: LatencySummary;
+  /** The flip request's HTTP answer from A. */
+  http: LatencySummary;
+  /** Flips B never reflected before the deadline (they fail the target). */
+  remoteFailures: number;
+  localFailures: number;
+  /** Flip requests not answered 200. */
+  httpFailures: number;
+}
+
+export interface DnsPropagationResult extends DnsFlipSummary {
+  /** The check and how it was flipped, in words. */
+  trigger: string;
+  /** Which server each client agent follows and which is the leader, in words. */
+  path: string;
+  /** What the remote figure includes, in words. */
+  timed: string;
+  /** The DNS poll interval asked for on each client, ms. */
+  pollIntervalMs: number;
+  /** The gap achieved between successive queries (the figures' resolution), ms. */
+  pollGap: { remote: LatencySummary; local: LatencySummary };
+  /** Queries without an answer within 500 ms (re-sent). */
+  lostQueries: number;
+  /** Set when the phase stopped early (a flip left the answers in an unexpected state). */
+  stopped?: string;
+  flips: DnsFlip[];
+  coreBusy: CoreBusy;
+}
+
+/** Summaries of the flips' times; a flip not reflected in time counts as a failure, not a sample. */
+export function dnsFlipSummary(flips: readonly DnsFlip[]): DnsFlipSummary {
+  const times = (xs: readonly DnsFlip[], k: 'remoteMs' | 'localMs') => xs.map((f) => f[k]).filter((x): x is number => x !== undefined);
+  const byTo = (to: DnsFlip['to']) => flips.filter((f) => f.to === to);
+  return {
+    remote: summarizeMs(times(flips, 'remoteMs')),
+    remoteToCritical: summarizeMs(times(byTo('critical'), 'remoteMs')),
+    remoteToPassing: summarizeMs(times(byTo('passing'), 'remoteMs')),
+    local: summarizeMs(times(flips, 'localMs')),
+    http: summarizeMs(flips.filter((f) => f.httpStatus === 200).map((f) => f.httpMs)),
+    remoteFailures: flips.filter((f) => f.remoteMs === undefined).length,
+    localFailures: flips.filter((f) => f.localMs === undefined).length,
+    httpFailures: flips.filter((f) => f.httpStatus !== 200).length,
+  };
+}
+
 export interface SystemResult {
   kind: SystemKind;
   version: string;
@@ -58,6 +130,8 @@ export interface SystemResult {
   sequential?: { summary: LatencySummary; failures: number; coreBusy: CoreBusy };
   throughput?: { runs: ThroughputRun[]; okPerSec: number; p99Ms: number };
   failover?: { trials: FailoverTrial[]; summary: LatencySummary; failures: number; coreBusy: CoreBusy };
+  /** G6, Herald only (etcd has no DNS). */
+  dnsPropagation?: DnsPropagationResult;
 }
 
 export interface TargetRow {
@@ -97,6 +171,7 @@ export function judgeTargets(systems: readonly SystemResult[]): TargetRow[] {
   const seq = (s: SystemResult | undefined, k: 'p50' | 'p99') => (s?.sequential ? `${ms(s.sequential.summary[k])} ms` : 'not run');
   const tput = (s: SystemResult | undefined) => (s?.throughput ? `${int(s.throughput.okPerSec)}/s` : 'not run');
   const tp99 = (s: SystemResult | undefined) => (s?.throughput ? `${ms(s.throughput.p99Ms)} ms` : 'not run');
+  const d = h?.dnsPropagation;
   // A failed trial (no write acknowledged before the deadline) fails the failover targets.
   const foMet = (k: 'p50' | 'p99', limit: number) => (h?.failover ? h.failover.failures === 0 && h.failover.summary[k] <= limit : undefined);
   return [
@@ -111,6 +186,13 @@ export function judgeTargets(systems: readonly SystemResult[]): TargetRow[] {
       met: h?.throughput ? h.throughput.okPerSec >= THROUGHPUT_PER_SEC : undefined,
     },
     { target: `G4 p99 <= ${THROUGHPUT_P99_MS} ms (64 writers)`, herald: tp99(h), etcd: tp99(e), met: h?.throughput ? h.throughput.p99Ms <= THROUGHPUT_P99_MS : undefined },
+    {
+      target: `G6 DNS propagation p99 <= ${DNS_PROPAGATION_P99_MS} ms (health flip on client A -> DNS on client B)`,
+      herald: d ? `${ms(d.remote.p99)} ms${d.remoteFailures ? ` (${d.remoteFailures} failed)` : ''}` : 'not run',
+      etcd: 'n/a (no DNS)',
+      // A flip B never reflected, or a phase cut short, fails the target.
+      met: d ? d.remoteFailures === 0 && !d.stopped && d.remote.p99 <= DNS_PROPAGATION_P99_MS : undefined,
+    },
   ];
 }
 
@@ -146,7 +228,33 @@ export function renderMarkdown(r: ClusterBenchReport): string {
     }
   }
   L.push('');
+  const d = r.systems.find((s) => s.kind === 'herald')?.dnsPropagation;
+  if (d) L.push(...renderDnsPropagation(d), '');
   for (const n of r.notes) L.push(`- Note: ${n}`);
   for (const t of r.todo) L.push(`- TODO: ${t}`);
   return L.join('\n') + '\n';
+}
+
+const summaryCells = (s: LatencySummary, failed: number) => `${s.n + failed} (${failed}) | ${ms(s.p50)} / ${ms(s.p99)} / ${ms(s.max)}`;
+
+/** The G6 table and the lines that say what was timed and how finely. */
+function renderDnsPropagation(d: DnsPropagationResult): string[] {
+  const failedTo = (to: DnsFlip['to']) => d.flips.filter((f) => f.to === to && f.remoteMs === undefined).length;
+  const gap = (s: LatencySummary) => `${ms(s.p50)} / ${ms(s.p99)} / ${ms(s.max)} ms`;
+  return [
+    '| G6 DNS propagation (Herald) | flips (failed) | p50 / p99 / max ms |',
+    '| --- | ---: | --- |',
+    `| client B's DNS (another agent), every flip | ${summaryCells(d.remote, d.remoteFailures)} |`,
+    `| client B, check -> critical (A record gone) | ${summaryCells(d.remoteToCritical, failedTo('critical'))} |`,
+    `| client B, check -> passing (A record back) | ${summaryCells(d.remoteToPassing, failedTo('passing'))} |`,
+    // A's DNS reads A's replica, which the change stream feeds too: the same path but for the last hop.
+    `| client A's own DNS (local path, reference; A's replica is fed by the stream too) | ${summaryCells(d.local, d.localFailures)} |`,
+    `| flip request answered by A (HTTP; before the catalog write commits) | ${summaryCells(d.http, d.httpFailures)} |`,
+    '',
+    `- G6 trigger: ${d.trigger}`,
+    `- G6 path: ${d.path}`,
+    `- G6 timed: ${d.timed}`,
+    `- G6 resolution: each client's DNS asked every ${d.pollIntervalMs} ms (one query outstanding); achieved gap between queries p50 / p99 / max: B ${gap(d.pollGap.remote)}, A ${gap(d.pollGap.local)}; ${d.lostQueries} queries lost (re-sent after 500 ms); CPU0 / CPU1 busy over the flips ${d.coreBusy.map(pct).join(' / ')}`,
+    ...(d.stopped ? [`- G6 stopped early: ${d.stopped}`] : []),
+  ];
 }
