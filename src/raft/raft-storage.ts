@@ -5,7 +5,9 @@
  * Write order for one Ready (persistReady):
  * 1. a received snapshot is saved, and that save completes, before anything else;
  * 2. then, issued together and awaited together: drop the stored log (after a snapshot) or its
- *    conflicting suffix, append the new entries (one group-committed sync), set the hard state.
+ *    conflicting suffix, append the new entries with the hard state in the same synced batch
+ *    (one group-committed sync); without entries, the hard state alone, synced only when its
+ *    term or vote changed (a commit-only change is written unsynced: see persistReady).
  * The log and the hard state live in different stores, so step 2 is not atomic: after a crash
  * the hard state may be newer or older than the log. Both cases are repaired on load, and both
  * are safe because nothing of step 2 was promised to anyone until all of it completed (the
@@ -140,8 +142,22 @@ export async function persistReady(storage: Storage, rd: Ready): Promise<void> {
   const ops: Promise<void>[] = [];
   if (rd.snapshot) ops.push(storage.log.truncateAfter(0n));
   else if (rd.truncateAfter !== undefined && rd.entries.length > 0) ops.push(storage.log.truncateAfter(rd.truncateAfter));
-  if (rd.entries.length > 0) ops.push(storage.log.append(rd.entries.map(entryToLogEntry)));
-  if (rd.hardState) ops.push(storage.stable.set(HARD_STATE_KEY, encodeHardState(rd.hardState)));
+  const hs = rd.hardState ? [{ key: HARD_STATE_KEY, value: encodeHardState(rd.hardState) }] : [];
+  // The hard state rides in the entries' synced batch: one fsync per Ready, not two.
+  if (rd.entries.length > 0) ops.push(storage.log.append(rd.entries.map(entryToLogEntry), hs));
+  else if (rd.hardState) {
+    // Only the commit index moved (the common case: every commit, on every server): it need
+    // not be durable before anything is sent, because it promises nothing (a restart with an
+    // older commit relearns it from the leader; loadRaftState lowers one past the stored log).
+    // The core's rd.mustSync (etcd's MustSync) makes that call: a term or vote change must be
+    // durable first.
+    const write = storage.stable.set(HARD_STATE_KEY, hs[0]!.value, { sync: rd.mustSync });
+    // Unsynced, it is not waited for either (it would queue behind another append's fsync):
+    // the engine orders it before later writes, and a failure marks the engine failed, so the
+    // next Ready's write rejects and stops the driver.
+    if (rd.mustSync) ops.push(write);
+    else write.catch(() => undefined);
+  }
   await Promise.all(ops);
 }
 

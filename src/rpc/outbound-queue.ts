@@ -28,6 +28,8 @@ export class OutboundQueue<O = unknown> {
   private queued = 0;
   private blocked = false;
   private closed = false;
+  /** Corked until the end of the current tick (see write). */
+  private corked = false;
 
   /**
    * `onDrain` runs after the socket drained and the queue was flushed into it (room may now
@@ -89,8 +91,20 @@ export class OutboundQueue<O = unknown> {
   private write(buf: Buffer): void {
     this.counters.framesOut++;
     this.counters.bytesOut += buf.length;
+    // Frames written in one tick (a Raft Ready's messages, replies settled together) leave in
+    // one writev instead of one syscall each: cork now, uncork before the tick ends.
+    if (!this.corked) {
+      this.corked = true;
+      this.pipe.cork();
+      process.nextTick(this.uncork);
+    }
     if (!this.pipe.write(buf)) this.blocked = true;
   }
+
+  private readonly uncork = (): void => {
+    this.corked = false;
+    this.pipe.uncork();
+  };
 
   private flush(): void {
     while (!this.blocked && this.head < this.frames.length) {

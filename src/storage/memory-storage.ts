@@ -13,6 +13,7 @@ import {
   type SnapshotMeta,
   type SnapshotStore,
   type StableStore,
+  type StableWrite,
   type Storage,
   type StorageHooks,
 } from './storage.ts';
@@ -36,6 +37,7 @@ class MemoryLogStore implements LogStore {
   constructor(
     private readonly state: Closable,
     private readonly hooks: StorageHooks,
+    private readonly stable: MemoryStableStore,
   ) {}
 
   private get last(): bigint {
@@ -80,9 +82,10 @@ class MemoryLogStore implements LogStore {
     return out;
   }
 
-  async append(entries: LogEntry[]): Promise<void> {
+  async append(entries: LogEntry[], stable?: readonly StableWrite[]): Promise<void> {
     this.state.check();
     checkAppend(this.last, entries);
+    for (const w of stable ?? []) this.stable.put(w.key, w.value);
     if (entries.length === 0) return;
     if (this.entries.length === 0) this.first = entries[0]!.index;
     for (const e of entries) this.entries.push(copy(e));
@@ -119,8 +122,13 @@ class MemoryStableStore implements StableStore {
     return v && Buffer.from(v);
   }
 
-  async set(key: string, value: Buffer): Promise<void> {
+  async set(key: string, value: Buffer, _opts?: { sync?: boolean }): Promise<void> {
     this.state.check();
+    this.put(key, value);
+  }
+
+  /** A write with no checks (the log's append calls it for its `stable` writes). */
+  put(key: string, value: Buffer): void {
     this.values.set(key, Buffer.from(value));
   }
 }
@@ -146,10 +154,11 @@ class MemorySnapshotStore implements SnapshotStore {
 /** Creates an empty in-memory storage. `hooks.onLogSync` fires once per append (there is no sync to share). */
 export function createMemoryStorage(hooks: StorageHooks = {}): Storage {
   const state = new Closable();
+  const stable = new MemoryStableStore(state);
   return {
     engine: 'memory',
-    log: new MemoryLogStore(state, hooks),
-    stable: new MemoryStableStore(state),
+    log: new MemoryLogStore(state, hooks, stable),
+    stable,
     snapshots: new MemorySnapshotStore(state),
     // Memory never fails a write, so there is nothing to recover from.
     failed: undefined,

@@ -117,5 +117,5 @@ describe('RocksDB on a worker thread', () => {
     const [left, closed] = await Promise.all([runChild('open'), runChild('close')]);
     expect(left).toEqual({ code: 0, out: 'left open\n' });
     expect(closed).toEqual({ code: 0, out: 'closed\n' });
-  });
+  }, 20_000); // two tsx child processes: seconds on a loaded 2-core machine
 });

@@ -38,6 +38,7 @@ import {
   type SnapshotMeta,
   type SnapshotStore,
   type StableStore,
+  type StableWrite,
   type Storage,
   type StorageHooks,
 } from './storage.ts';
@@ -117,12 +118,17 @@ async function getOrUndefined(db: RawRocks, key: Buffer): Promise<Buffer | undef
   }
 }
 
-async function syncWrite(db: RawRocks, ops: RawBatchOp[], what: string): Promise<void> {
+async function batchWrite(db: RawRocks, ops: RawBatchOp[], what: string, sync: boolean): Promise<void> {
   try {
-    await db.batch(ops, { sync: true });
+    await db.batch(ops, { sync });
   } catch (err) {
-    throw storageIoError(`${what} (sync write)`, err);
+    throw storageIoError(`${what} (${sync ? 'sync' : 'unsynced'} write)`, err);
   }
+}
+
+/** The batch op that sets StableStore key `key`. */
+function stablePut(key: string, value: Buffer): RawBatchOp {
+  return { type: 'put', key: Buffer.from(STABLE_PREFIX + key), value: encodeRecord(value) };
 }
 
 /** The run of indexes held; `last === 0n` means empty (then `first === 0n`). */
@@ -132,12 +138,15 @@ interface Tail {
 }
 
 type LogOp =
-  | { kind: 'append'; first: bigint; last: bigint; ops: RawBatchOp[]; resolve: () => void; reject: (e: Error) => void }
+  | { kind: 'append'; first: bigint; last: bigint; entries: number; ops: RawBatchOp[]; resolve: () => void; reject: (e: Error) => void }
   | { kind: 'truncate' | 'compact'; index: bigint; resolve: () => void; reject: (e: Error) => void };
 
 /** The tail after `op`; the same rule for validating at call time and for committing. */
 function nextTail(t: Tail, op: LogOp): Tail {
-  if (op.kind === 'append') return t.last === 0n ? { first: op.first, last: op.last } : { first: t.first, last: op.last };
+  if (op.kind === 'append') {
+    if (op.entries === 0) return t;
+    return t.last === 0n ? { first: op.first, last: op.last } : { first: t.first, last: op.last };
+  }
   if (op.kind === 'truncate') {
     if (op.index >= t.last) return t;
     return op.index < t.first ? { first: 0n, last: 0n } : { first: t.first, last: op.index };
@@ -159,10 +168,10 @@ class Lifecycle {
     this.check();
     if (this.failed) throw this.failed;
   }
-  /** A synced write; a failure marks the engine failed (every later write then refuses). */
-  async write(ops: RawBatchOp[], what: string): Promise<void> {
+  /** A synced write (unless `sync` is false); a failure marks the engine failed (every later write then refuses). */
+  async write(ops: RawBatchOp[], what: string, sync = true): Promise<void> {
     try {
-      await syncWrite(this.db, ops, what);
+      await batchWrite(this.db, ops, what, sync);
     } catch (err) {
       this.failed ??= err as HeraldError;
       throw err;
@@ -262,17 +271,21 @@ class RocksLogStore implements LogStore {
     return { index, term: r.term, data: r.data };
   }
 
-  append(entries: LogEntry[]): Promise<void> {
+  append(entries: LogEntry[], stable?: readonly StableWrite[]): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.life.checkWritable();
       checkAppend(this.queuedTail.last, entries);
-      if (entries.length === 0) return resolve();
+      if (entries.length === 0 && !stable?.length) return resolve();
       const ops: RawBatchOp[] = entries.map((e) => ({
         type: 'put',
         key: logKey(e.index),
         value: encodeLogEntry(e.index, e.term, e.data),
       }));
-      this.enqueue({ kind: 'append', first: entries[0]!.index, last: entries[entries.length - 1]!.index, ops, resolve, reject });
+      for (const w of stable ?? []) ops.push(stablePut(w.key, w.value));
+      // An append of only stable writes leaves the tail as it is (first > last: nextTail skips it).
+      const first = entries.length > 0 ? entries[0]!.index : 1n;
+      const last = entries.length > 0 ? entries[entries.length - 1]!.index : 0n;
+      this.enqueue({ kind: 'append', first, last, entries: entries.length, ops, resolve, reject });
     });
   }
 
@@ -355,7 +368,7 @@ class RocksLogStore implements LogStore {
       this.committed = nextTail(this.committed, o);
       if (o.kind === 'append') appends++;
     }
-    if (appends > 0) this.hooks.onLogSync?.({ appends, entries: ops.length });
+    if (appends > 0) this.hooks.onLogSync?.({ appends, entries: group.reduce((n, o) => n + (o.kind === 'append' ? o.entries : 0), 0) });
     for (const o of group) o.resolve();
     this.flushing = false;
     if (this.queue.length > 0) this.schedule();
@@ -387,9 +400,9 @@ class RocksStableStore implements StableStore {
     return Buffer.from(r.payload);
   }
 
-  async set(key: string, value: Buffer): Promise<void> {
+  async set(key: string, value: Buffer, opts?: { sync?: boolean }): Promise<void> {
     this.life.checkWritable();
-    await this.life.write([{ type: 'put', key: Buffer.from(STABLE_PREFIX + key), value: encodeRecord(value) }], `stable set ${JSON.stringify(key)}`);
+    await this.life.write([stablePut(key, value)], `stable set ${JSON.stringify(key)}`, opts?.sync ?? true);
   }
 }
 
@@ -462,7 +475,7 @@ async function recoverLog(db: RawRocks, logger: Logger): Promise<Tail> {
     await it.close();
   }
   if (bad !== undefined) {
-    await syncWrite(db, drop.map((key) => ({ type: 'del', key })), 'log recovery');
+    await batchWrite(db, drop.map((key) => ({ type: 'del', key })), 'log recovery', true);
     logger.warn(
       `log: dropped entries ${bad.at}..${dropLast} (${drop.length} records) on open: ${bad.reason}; log now ends at ${last}`,
     );
@@ -515,7 +528,7 @@ async function prepare(db: RawRocks, opts: RocksStorageOptions, logger: Logger):
   try {
     const format = await getOrUndefined(db, FORMAT_KEY);
     if (format === undefined) {
-      await syncWrite(db, [{ type: 'put', key: FORMAT_KEY, value: Buffer.from(FORMAT) }], 'format marker');
+      await batchWrite(db, [{ type: 'put', key: FORMAT_KEY, value: Buffer.from(FORMAT) }], 'format marker', true);
     } else if (format.toString() !== FORMAT) {
       throw new HeraldError(ERR.STORAGE_OPEN, `storage: ${opts.dir} has format ${JSON.stringify(format.toString())}, this build reads ${FORMAT}`);
     }

@@ -42,20 +42,34 @@ export interface LogStore {
    * (after compaction or snapshot install). Rejects STORAGE_NOT_CONTIGUOUS and writes nothing
    * otherwise. Resolves only once the entries are durable (fsync'd); appends issued while a sync
    * is in flight share the next single sync (group commit).
+   *
+   * `stable`: StableStore keys set in the same atomic, synced write as the entries. Raft's hard
+   * state rides with the entries of its Ready this way (etcd's WAL records HardState beside the
+   * entries), one fsync instead of two. Applied even when `entries` is empty.
    */
-  append(entries: LogEntry[]): Promise<void>;
+  append(entries: LogEntry[], stable?: readonly StableWrite[]): Promise<void>;
   /** Drops every entry above `index` (a conflicting suffix, Raft §5.3). Durable when it resolves. */
   truncateAfter(index: bigint): Promise<void>;
   /** Drops every entry at or below `index` (covered by a snapshot, Raft §7). May empty the log. */
   compactUpTo(index: bigint): Promise<void>;
 }
 
+/** One StableStore key written together with a log append. */
+export interface StableWrite {
+  readonly key: string;
+  readonly value: Buffer;
+}
+
 /** Raft's small persistent state (current term, voted-for). */
 export interface StableStore {
   /** The value last set under `key`, or undefined. Rejects STORAGE_CORRUPT on a bad checksum. */
   get(key: string): Promise<Buffer | undefined>;
-  /** Durable (fsync'd) when it resolves. */
-  set(key: string, value: Buffer): Promise<void>;
+  /**
+   * Durable (fsync'd) when it resolves. With `{ sync: false }` the write is ordered after every
+   * write issued before it and becomes durable with the next synced write; a crash before that
+   * may lose it (for values whose loss is harmless, such as Raft's commit index).
+   */
+  set(key: string, value: Buffer, opts?: { sync?: boolean }): Promise<void>;
 }
 
 /** Which log prefix a snapshot covers. */
