@@ -98,6 +98,8 @@ export const ERR = {
   RAFT_TIMEOUT: 'HERALD_ERR_RAFT_TIMEOUT',
   /** Raft driver: the driver is stopped (or stopped with the request pending), or storage failed under it. */
   RAFT_STOPPED: 'HERALD_ERR_RAFT_STOPPED',
+  /** A value sent in chunks (a Raft InstallSnapshot, the change stream's snapshot) arrived out of order, overflowing, stale or malformed; the sender starts over. */
+  CHUNK_SEQUENCE: 'HERALD_ERR_CHUNK_SEQUENCE',
   /** Test tooling: a history given to the linearizability checker is malformed (bad times, ids, outputs). */
   LINEARIZABILITY_HISTORY_INVALID: 'HERALD_ERR_LINEARIZABILITY_HISTORY_INVALID',
   /** Test tooling: a seeded cluster simulation broke a Raft invariant, liveness or linearizability (the message names the seed). */

@@ -37,6 +37,7 @@ import { decodePeersEntry, decodeSnapshotData, encodePeersEntry, encodeSnapshotD
 import { ProposalTracker, type Applied, type ApplyOutcome } from './proposal-tracker.ts';
 import { notLeader, RaftError, type LeaderHint } from './raft-error.ts';
 import { loadRaftState, persistReady, saveBootstrap, saveSnapshot, viewInit } from './raft-storage.ts';
+import { SnapshotTransfer } from './snapshot-transfer.ts';
 import { fromWire, toWire } from './raft-wire.ts';
 import { ReadWaiters } from './read-waiters.ts';
 import { Ticker } from './ticker.ts';
@@ -162,6 +163,8 @@ export class RaftDriver {
   private readonly proposals: ProposalTracker;
   private readonly reads: ReadWaiters;
   private readonly ticker: Ticker;
+  /** InstallSnapshot for snapshots larger than a frame (snapshot-transfer.ts). */
+  private readonly snapshots: SnapshotTransfer;
   private appliedWaiters: AppliedWaiter[] = [];
   private readonly leaderWaiters = new Set<LeaderWaiter>();
   private readonly leaderListeners = new Set<(leader: string | undefined) => void>();
@@ -186,6 +189,25 @@ export class RaftDriver {
     this.proposals = new ProposalTracker(this.tuning.proposalTimeoutMs);
     this.reads = new ReadWaiters(this.id, this.tuning.readTimeoutMs);
     this.ticker = new Ticker(this.tuning.tickMs, this.tuning.maxCatchUpTicks, (n) => this.onTicks(n));
+    this.snapshots = new SnapshotTransfer({
+      transport: this.transport,
+      logger: this.logger,
+      leading: (term) => this.state === 'running' && this.role === 'leader' && this.view.hardState().term === term,
+      currentTerm: () => {
+        this.checkRunning();
+        return this.view.hardState().term;
+      },
+      deliver: (m) => {
+        this.checkRunning();
+        this.step(m);
+      },
+      reported: (to, ok) => {
+        if (this.state !== 'running') return;
+        this.node.reportSnapshot(to, ok);
+        this.pump();
+      },
+    });
+    this.onLeaderChange((leader) => this.snapshots.leaderChanged(leader));
   }
 
   // ---- lifecycle ---------------------------------------------------------------------------
@@ -304,6 +326,11 @@ export class RaftDriver {
     if (this.state !== 'running') return;
     const m = fromWire(from, value);
     if (!m || m.to !== this.id) return;
+    this.step(m);
+  }
+
+  /** Steps a message from a peer (one-way, or a snapshot reassembled from chunks) into the core. */
+  private step(m: Message): void {
     // Time first: a message must not be judged by a clock that is behind (ticker.ts).
     this.ticker.catchUp();
     this.node.step(m);
@@ -364,6 +391,8 @@ export class RaftDriver {
 
   private send(messages: readonly Message[]): void {
     for (const m of messages) {
+      // Larger than a chunk: it goes as a chunked transfer, which reports its own outcome.
+      if (m.type === 'MsgSnap' && this.snapshots.send(m)) continue;
       let ok = false;
       try {
         ok = this.transport.send(m.to, toWire(m));

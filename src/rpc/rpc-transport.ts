@@ -87,6 +87,10 @@ export class RpcTransport<M = unknown> implements Transport<M>, ConnectionHost {
     return this.server?.address;
   }
 
+  get maxFrameBytes(): number {
+    return this.tuning.maxFrameBytes;
+  }
+
   async start(): Promise<void> {
     if (this.listenAddress === undefined || this.server) return;
     if (this.closed) throw new RpcError(ERR.RPC_CLOSED, 'transport is closed');

@@ -105,6 +105,11 @@ export interface Transport<M = unknown> {
   readonly localId: NodeId;
   /** The address peers dial to reach this node, once start() resolved (undefined when not listening). */
   readonly address: string | undefined;
+  /**
+   * Largest frame payload this node sends or accepts (rpc-config.ts). A connection uses the
+   * smaller of its two ends' limits; size what must fit one message or item by this.
+   */
+  readonly maxFrameBytes: number;
 
   /** Starts listening (when a listen address was configured). Rejects HeraldError(LISTEN) when it cannot. */
   start(): Promise<void>;
