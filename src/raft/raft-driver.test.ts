@@ -6,8 +6,12 @@ import type { RaftDriverTuning } from './driver-config.ts';
 import { DriverHarness, registerCommand, waitUntil, type TestServer } from './driver-harness.ts';
 import type { RaftError } from './raft-error.ts';
 
-/** Fast clock for tests: heartbeat 20 ms, election timeout in [200, 400) ms. */
-const TUNING: Partial<RaftDriverTuning> = { tickMs: 20, electionTicks: 10, snapshotThreshold: 200, trailingEntries: 50 };
+/**
+ * Heartbeat 50 ms, election timeout in [500, 1000) ms: three drivers share this process's event
+ * loop, and on a loaded machine 100 concurrent proposals stall it for hundreds of ms (with
+ * 200 ms timeouts leadership moved mid-burst).
+ */
+const TUNING: Partial<RaftDriverTuning> = { tickMs: 50, electionTicks: 10, snapshotThreshold: 200, trailingEntries: 50 };
 const RPC_TUNING = { backoffBaseMs: 10, backoffMaxMs: 50, handshakeTimeoutMs: 2_000, requestTimeoutMs: 5_000 };
 
 const harnesses: DriverHarness[] = [];

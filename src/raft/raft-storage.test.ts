@@ -34,6 +34,21 @@ describe('raft storage: loading what a crash left', () => {
     expect(st.entries.map((e) => `${e.term}/${e.index}`)).toEqual(['3/11']);
   });
 
+  it('writes a commit-only hard state change with the next entries, a term or vote change at once', async () => {
+    const s = createMemoryStorage();
+    const base = { messages: [], committedEntries: [], readStates: [] };
+    await persistReady(s, { ...base, mustSync: true, entries: [ent(1n, 1n), ent(2n, 1n)], hardState: { term: 1n, vote: 'a', commit: 0n } });
+    // The commit moved alone: nothing is written (the commit index is volatile in Raft).
+    await persistReady(s, { ...base, mustSync: false, entries: [], hardState: { term: 1n, vote: 'a', commit: 2n } });
+    expect((await loadRaftState(s)).hardState).toEqual({ term: 1n, vote: 'a', commit: 0n });
+    // The next entries carry the newest hard state in their write.
+    await persistReady(s, { ...base, mustSync: true, entries: [ent(3n, 1n)], hardState: { term: 1n, vote: 'a', commit: 2n } });
+    expect((await loadRaftState(s)).hardState).toEqual({ term: 1n, vote: 'a', commit: 2n });
+    // A vote without entries is written before the Ready's messages may go out.
+    await persistReady(s, { ...base, mustSync: true, entries: [], hardState: { term: 2n, vote: 'b', commit: 2n } });
+    expect((await loadRaftState(s)).hardState).toEqual({ term: 2n, vote: 'b', commit: 2n });
+  });
+
   it('drops a stored log that does not continue the snapshot (crash between saving a received snapshot and dropping the log)', async () => {
     const s = createMemoryStorage();
     await s.log.append([ent(4n, 1n), ent(5n, 1n), ent(6n, 1n)].map(entryToLogEntry));

@@ -6,8 +6,8 @@
  * 1. a received snapshot is saved, and that save completes, before anything else;
  * 2. then, issued together and awaited together: drop the stored log (after a snapshot) or its
  *    conflicting suffix, append the new entries with the hard state in the same synced batch
- *    (one group-committed sync); without entries, the hard state alone, synced only when its
- *    term or vote changed (a commit-only change is written unsynced: see persistReady).
+ *    (one group-committed sync); without entries, the hard state alone, and only when its term
+ *    or vote changed (a commit-only change waits for the next write: see persistReady).
  * The log and the hard state live in different stores, so step 2 is not atomic: after a crash
  * the hard state may be newer or older than the log. Both cases are repaired on load, and both
  * are safe because nothing of step 2 was promised to anyone until all of it completed (the
@@ -145,19 +145,12 @@ export async function persistReady(storage: Storage, rd: Ready): Promise<void> {
   const hs = rd.hardState ? [{ key: HARD_STATE_KEY, value: encodeHardState(rd.hardState) }] : [];
   // The hard state rides in the entries' synced batch: one fsync per Ready, not two.
   if (rd.entries.length > 0) ops.push(storage.log.append(rd.entries.map(entryToLogEntry), hs));
-  else if (rd.hardState) {
-    // Only the commit index moved (the common case: every commit, on every server): it need
-    // not be durable before anything is sent, because it promises nothing (a restart with an
-    // older commit relearns it from the leader; loadRaftState lowers one past the stored log).
-    // The core's rd.mustSync (etcd's MustSync) makes that call: a term or vote change must be
-    // durable first.
-    const write = storage.stable.set(HARD_STATE_KEY, hs[0]!.value, { sync: rd.mustSync });
-    // Unsynced, it is not waited for either (it would queue behind another append's fsync):
-    // the engine orders it before later writes, and a failure marks the engine failed, so the
-    // next Ready's write rejects and stops the driver.
-    if (rd.mustSync) ops.push(write);
-    else write.catch(() => undefined);
-  }
+  else if (rd.hardState && rd.mustSync) ops.push(storage.stable.set(HARD_STATE_KEY, hs[0]!.value));
+  // Otherwise only the commit index moved (every commit, on every server) and it is not written
+  // at all until the next entries or term change carry it: the commit index is volatile state
+  // in Raft (Figure 2), it promises nothing to anyone, and a restart with an older one relearns
+  // it from the leader (loadRaftState lowers one past the stored log). The core's rd.mustSync
+  // (etcd's MustSync) says when the hard state must be durable first: a term or vote change.
   await Promise.all(ops);
 }
 

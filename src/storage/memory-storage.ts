@@ -122,7 +122,7 @@ class MemoryStableStore implements StableStore {
     return v && Buffer.from(v);
   }
 
-  async set(key: string, value: Buffer, _opts?: { sync?: boolean }): Promise<void> {
+  async set(key: string, value: Buffer): Promise<void> {
     this.state.check();
     this.put(key, value);
   }

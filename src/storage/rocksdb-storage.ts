@@ -118,11 +118,11 @@ async function getOrUndefined(db: RawRocks, key: Buffer): Promise<Buffer | undef
   }
 }
 
-async function batchWrite(db: RawRocks, ops: RawBatchOp[], what: string, sync: boolean): Promise<void> {
+async function syncWrite(db: RawRocks, ops: RawBatchOp[], what: string): Promise<void> {
   try {
-    await db.batch(ops, { sync });
+    await db.batch(ops, { sync: true });
   } catch (err) {
-    throw storageIoError(`${what} (${sync ? 'sync' : 'unsynced'} write)`, err);
+    throw storageIoError(`${what} (sync write)`, err);
   }
 }
 
@@ -168,10 +168,10 @@ class Lifecycle {
     this.check();
     if (this.failed) throw this.failed;
   }
-  /** A synced write (unless `sync` is false); a failure marks the engine failed (every later write then refuses). */
-  async write(ops: RawBatchOp[], what: string, sync = true): Promise<void> {
+  /** A synced write; a failure marks the engine failed (every later write then refuses). */
+  async write(ops: RawBatchOp[], what: string): Promise<void> {
     try {
-      await batchWrite(this.db, ops, what, sync);
+      await syncWrite(this.db, ops, what);
     } catch (err) {
       this.failed ??= err as HeraldError;
       throw err;
@@ -400,9 +400,9 @@ class RocksStableStore implements StableStore {
     return Buffer.from(r.payload);
   }
 
-  async set(key: string, value: Buffer, opts?: { sync?: boolean }): Promise<void> {
+  async set(key: string, value: Buffer): Promise<void> {
     this.life.checkWritable();
-    await this.life.write([stablePut(key, value)], `stable set ${JSON.stringify(key)}`, opts?.sync ?? true);
+    await this.life.write([stablePut(key, value)], `stable set ${JSON.stringify(key)}`);
   }
 }
 
@@ -475,7 +475,7 @@ async function recoverLog(db: RawRocks, logger: Logger): Promise<Tail> {
     await it.close();
   }
   if (bad !== undefined) {
-    await batchWrite(db, drop.map((key) => ({ type: 'del', key })), 'log recovery', true);
+    await syncWrite(db, drop.map((key) => ({ type: 'del', key })), 'log recovery');
     logger.warn(
       `log: dropped entries ${bad.at}..${dropLast} (${drop.length} records) on open: ${bad.reason}; log now ends at ${last}`,
     );
@@ -528,7 +528,7 @@ async function prepare(db: RawRocks, opts: RocksStorageOptions, logger: Logger):
   try {
     const format = await getOrUndefined(db, FORMAT_KEY);
     if (format === undefined) {
-      await batchWrite(db, [{ type: 'put', key: FORMAT_KEY, value: Buffer.from(FORMAT) }], 'format marker', true);
+      await syncWrite(db, [{ type: 'put', key: FORMAT_KEY, value: Buffer.from(FORMAT) }], 'format marker');
     } else if (format.toString() !== FORMAT) {
       throw new HeraldError(ERR.STORAGE_OPEN, `storage: ${opts.dir} has format ${JSON.stringify(format.toString())}, this build reads ${FORMAT}`);
     }

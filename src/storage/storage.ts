@@ -64,12 +64,8 @@ export interface StableWrite {
 export interface StableStore {
   /** The value last set under `key`, or undefined. Rejects STORAGE_CORRUPT on a bad checksum. */
   get(key: string): Promise<Buffer | undefined>;
-  /**
-   * Durable (fsync'd) when it resolves. With `{ sync: false }` the write is ordered after every
-   * write issued before it and becomes durable with the next synced write; a crash before that
-   * may lose it (for values whose loss is harmless, such as Raft's commit index).
-   */
-  set(key: string, value: Buffer, opts?: { sync?: boolean }): Promise<void>;
+  /** Durable (fsync'd) when it resolves. */
+  set(key: string, value: Buffer): Promise<void>;
 }
 
 /** Which log prefix a snapshot covers. */
