@@ -86,6 +86,15 @@ export const ERR = {
   RAFT_NOT_LEADER: 'HERALD_ERR_RAFT_NOT_LEADER',
   /** No Raft leader is known: writes and `?consistent` reads answer Consul's 500 `No cluster leader`. */
   NO_CLUSTER_LEADER: 'HERALD_ERR_NO_CLUSTER_LEADER',
+  /**
+   * A default or `?consistent` read on a follower server or a client agent: the local replica did
+   * not reach the read point a server gave within the read timeout (HTTP 500; `?stale` still answers).
+   */
+  READ_POINT_TIMEOUT: 'HERALD_ERR_READ_POINT_TIMEOUT',
+  /** A client agent has not reached any server yet: writes and non-stale reads answer Consul's 500 `No known Consul servers`. */
+  NO_SERVERS: 'HERALD_ERR_NO_SERVERS',
+  /** A client agent reached no server within `retry_max` join attempts (Consul's retry_max): the agent exits 1. */
+  CLIENT_JOIN_FAILED: 'HERALD_ERR_CLIENT_JOIN_FAILED',
   /** A server refused another's join (different replicated-state plugins, or the cluster refused it). */
   SERVER_JOIN_REFUSED: 'HERALD_ERR_SERVER_JOIN_REFUSED',
   /** Raft driver: the leader refused a request (a membership change already pending, a transfer in progress, a change that changes nothing). */

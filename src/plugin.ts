@@ -263,6 +263,33 @@ export interface CoreAccess {
    * single-node agent, which is its own leader. Optional so hand-made test contexts need not stub it.
    */
   cluster?(): ClusterAccess | undefined;
+  /**
+   * How this agent's reads relate to the cluster: a server's (ServerRaft) or a client agent's
+   * (ClientLink); undefined on a single-node agent, which is its own leader. Optional so
+   * hand-made test contexts need not stub it.
+   */
+  reads?(): ReadAccess | undefined;
+}
+
+/** Consul's read modes as the HTTP API parses them (`X-Consul-Effective-Consistency`). */
+export type ReadMode = 'leader' | 'stale' | 'consistent';
+
+/** What a read on a clustered agent (server or client agent) must wait for, and how fresh it is. */
+export interface ReadAccess {
+  /**
+   * X-Consul-KnownLeader (a leader is known now) and X-Consul-LastContact (ms since this agent's
+   * state last heard from the leader, through its server on a client agent; 0 on the leader).
+   */
+  leaderInfo(): { knownLeader: boolean; lastContactMs: number };
+  /**
+   * Undefined when the local state may be read at once (`stale`; `leader` on the leader itself),
+   * else a promise that resolves once the local state holds the read point: the leader's applied
+   * index (`leader`) or a ReadIndex confirmed by a quorum (`consistent`). Rejects HeraldError
+   * NO_CLUSTER_LEADER (`No cluster leader`) without a leader, NO_SERVERS (`No known Consul
+   * servers`) on a client agent that has not reached a server yet, READ_POINT_TIMEOUT when the
+   * local replica does not catch up in time.
+   */
+  readPoint(mode: ReadMode): Promise<void> | undefined;
 }
 
 /** One server of the Raft configuration (`/v1/operator/raft/configuration`). */
@@ -277,14 +304,7 @@ export interface RaftServer {
 }
 
 /** What a server agent tells the HTTP API about its Raft cluster (consul-compat.md §3.8, §3.10, §4). */
-export interface ClusterAccess {
-  /** X-Consul-KnownLeader (a leader is known now) and X-Consul-LastContact (ms since it was heard from; 0 on the leader). */
-  leaderInfo(): { knownLeader: boolean; lastContactMs: number };
-  /**
-   * Resolves once a read of the local state is linearizable (`?consistent`: ReadIndex confirmed
-   * by a quorum and applied here). Rejects HeraldError NO_CLUSTER_LEADER (`No cluster leader`).
-   */
-  consistentRead(): Promise<void>;
+export interface ClusterAccess extends ReadAccess {
   /** The leader's server RPC address, `""` when there is none. */
   leaderAddress(): string;
   /** The voters' server RPC addresses. */

@@ -5,16 +5,16 @@
  * of them go on every such read, 404s included.
  */
 import type { FastifyReply } from 'fastify';
-import type { ClusterAccess } from '../../src/plugin.ts';
+import type { ReadAccess } from '../../src/plugin.ts';
 import type { ReadOptions } from './read-options.ts';
 
 /** Leader facts for the headers; a single-node agent is its own leader. */
-export type LeaderFacts = ReturnType<ClusterAccess['leaderInfo']>;
+export type LeaderFacts = ReturnType<ReadAccess['leaderInfo']>;
 const SELF_LEADER: LeaderFacts = { knownLeader: true, lastContactMs: 0 };
 
-/** X-Consul-KnownLeader and X-Consul-LastContact, from the cluster when this agent is a server. */
-export function setLeaderHeaders(reply: FastifyReply, cluster: ClusterAccess | undefined): void {
-  const l = cluster?.leaderInfo() ?? SELF_LEADER;
+/** X-Consul-KnownLeader and X-Consul-LastContact: a server's or client agent's (ReadAccess), else a single node's. */
+export function setLeaderHeaders(reply: FastifyReply, reads: ReadAccess | undefined): void {
+  const l = reads?.leaderInfo() ?? SELF_LEADER;
   reply.header('x-consul-knownleader', l.knownLeader ? 'true' : 'false');
   reply.header('x-consul-lastcontact', String(l.lastContactMs));
 }
@@ -22,13 +22,14 @@ export function setLeaderHeaders(reply: FastifyReply, cluster: ClusterAccess | u
 /**
  * Sets X-Consul-Index (never 0: a 0 is sent as 1, as Consul's setIndex does, so `?index=0`
  * clients cannot spin), X-Consul-KnownLeader and X-Consul-LastContact (a single node
- * is its own leader: `true`, `0`; a server reports its cluster's), X-Consul-Effective-Consistency, X-Consul-Default-ACL-Policy `allow` (sent
+ * is its own leader: `true`, `0`; a server or client agent reports what it knows of its
+ * cluster's leader), X-Consul-Effective-Consistency, X-Consul-Default-ACL-Policy `allow` (sent
  * even with ACLs off, 1.9+), and for `?cached` reads X-Cache `MISS` with Age `0` (Herald reads
  * its live state, never a cache).
  */
-export function setQueryMeta(reply: FastifyReply, index: bigint, read: ReadOptions, cluster?: ClusterAccess): void {
+export function setQueryMeta(reply: FastifyReply, index: bigint, read: ReadOptions, reads?: ReadAccess): void {
   reply.header('x-consul-index', index > 0n ? index.toString() : '1');
-  setLeaderHeaders(reply, cluster);
+  setLeaderHeaders(reply, reads);
   reply.header('x-consul-effective-consistency', read.consistency);
   reply.header('x-consul-default-acl-policy', 'allow');
   if (read.cached) {

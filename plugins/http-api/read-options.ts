@@ -1,15 +1,15 @@
 /**
  * What a catalog/health read asks for besides its data (consul-compat.md §4): the consistency
  * mode (`?stale`, `?consistent`, `?leader`, `?max_stale`), `?cached`, and `?dc`. Herald answers
- * every read from the local state machine, which on a single node is the leader's own state, so
- * the modes change only the headers reported; conflicting ones are refused as Consul does.
+ * every read from the local state machine; the mode decides what it waits for first (the read
+ * point, route-context.ts) and the headers reported; conflicting ones are refused as Consul does.
  */
-import { parseDuration } from '../../src/plugin.ts';
+import { parseDuration, type ReadMode } from '../../src/plugin.ts';
 import { badRequest, noPathToDatacenter } from './http-error.ts';
 import { firstParam, hasFlag, type Query } from './query-params.ts';
 
-/** `X-Consul-Effective-Consistency` values. */
-export type Consistency = 'leader' | 'stale' | 'consistent';
+/** `X-Consul-Effective-Consistency` values (the core's ReadMode). */
+export type Consistency = ReadMode;
 
 export interface ReadOptions {
   consistency: Consistency;

@@ -14,7 +14,7 @@ import { sendJson } from './wire.ts';
 export interface HttpApiDeps {
   readonly catalog: CatalogReader;
   readonly agent: AgentAccess;
-  readonly core: Pick<CoreAccess, 'propose' | 'onChange' | 'httpRouteGroups' | 'snapshot' | 'restore' | 'cluster'>;
+  readonly core: Pick<CoreAccess, 'propose' | 'onChange' | 'httpRouteGroups' | 'snapshot' | 'restore' | 'cluster' | 'reads'>;
   readonly log: Logger;
 }
 
@@ -38,14 +38,16 @@ export function wantsPretty(ctx: RouteContext, req: FastifyRequest): boolean {
 }
 
 /**
- * `?consistent` on a server waits for a linearizable read point (ReadIndex) before the local
- * state is read; without a leader that is Consul's 500 `No cluster leader`. Default and
- * `?stale` reads answer from the local state at once (their headers say how fresh it is).
+ * What a read waits for before it reads the local state (ReadAccess.readPoint,
+ * src/agent/read-point.ts): on a follower server or a client agent, the leader's applied index
+ * (default) or a quorum-confirmed ReadIndex (`?consistent`, on the leader too); without a
+ * leader that is Consul's 500 `No cluster leader`. `?stale` reads, the leader's default reads
+ * and a single node's answer from the local state at once (their headers say how fresh it is).
  */
 export function readPoint(ctx: HttpApiDeps, opts: ReadOptions): Promise<void> | undefined {
-  // Undefined (nothing to await) for every read but ?consistent: the common read path stays
-  // synchronous up to the send.
-  return opts.consistency === 'consistent' ? ctx.core.cluster?.()?.consistentRead() : undefined;
+  // Undefined (nothing to await) on a single node, for ?stale and for the leader's default
+  // reads: the common read path stays synchronous up to the send.
+  return ctx.core.reads?.()?.readPoint(opts.consistency);
 }
 
 /** A catalog/health read: one watched resource, its index, and the body built after any wait. */
@@ -64,21 +66,25 @@ export interface BlockingRead {
 
 /**
  * Runs a catalog/health read the Consul way: validate `?dc`, consistency flags, `?index`/`?wait`
- * before anything else (so a bad parameter is a 400 with nothing computed), block if asked,
- * then build the body and send it with the query-metadata headers.
+ * before anything else (so a bad parameter is a 400 with nothing computed), wait for the read
+ * point (readPoint), block if asked, then build the body and send it with the query-metadata
+ * headers.
  */
 export async function blockingRead(ctx: RouteContext, req: FastifyRequest, reply: FastifyReply, read: BlockingRead): Promise<FastifyReply> {
   const q = queryOf(req);
   checkDatacenter(q, ctx.agent.config().datacenter);
   const opts: ReadOptions = parseReadOptions(q, read.cacheable);
   const params = parseBlockingParams(q);
-  if (params.index !== 0n) await blockUntilChanged(ctx.waiters, params, read.key, read.index, reply.raw);
+  // The read point once, before the first answer; a blocking query then waits on the local
+  // state, which only moves forward from there (an RPC per wake-up would buy nothing more).
+  // It also fails fast: `No cluster leader` now, not after the whole ?wait.
   const point = readPoint(ctx, opts);
   if (point) await point;
+  if (params.index !== 0n) await blockUntilChanged(ctx.waiters, params, read.key, read.index, reply.raw);
   // Index and body are taken in one synchronous step: no write can land between them.
   const index = read.index();
   const body = read.body();
-  setQueryMeta(reply, index, opts, ctx.core.cluster?.());
+  setQueryMeta(reply, index, opts, ctx.core.reads?.());
   if (read.status) reply.code(read.status);
   return sendJson(reply, body, wantsPretty(ctx, req));
 }

@@ -35,16 +35,17 @@ export function httpToolkit(ctx: RouteContext): HttpToolkit {
       checkDatacenter(q, ctx.agent.config().datacenter);
       const opts = parseReadOptions(q);
       const params = parseBlockingParams(q);
+      // The read point once, before the first answer (route-context.ts); the wait is then local.
+      const point = readPoint(ctx, opts);
+      if (point) await point;
       if (params.index !== 0n) {
         const outcome = await blockUntilChanged(ctx.waiters, params, read.key, () => read.index(), reply.raw);
         if (outcome === 'closed') return reply;
       }
-      const point = readPoint(ctx, opts);
-      if (point) await point;
       // Index and answer in one synchronous step: no write can land between them.
       const index = read.index();
       const a = read.answer();
-      setQueryMeta(reply, index, opts, ctx.core.cluster?.());
+      setQueryMeta(reply, index, opts, ctx.core.reads?.());
       if (a.status !== undefined) reply.code(a.status);
       if (a.headers) for (const [k, v] of Object.entries(a.headers)) reply.header(k, v);
       if (a.jsonText !== undefined && !pretty(req)) {
@@ -57,7 +58,7 @@ export function httpToolkit(ctx: RouteContext): HttpToolkit {
     },
     checkReadParams: (req) => checkReadParams(req as FastifyRequest),
     checkDatacenter: (req) => checkDatacenter(queryOf(req as FastifyRequest), ctx.agent.config().datacenter),
-    setLeaderHeaders: (rp) => setLeaderHeaders(rp as FastifyReply, ctx.core.cluster?.()),
+    setLeaderHeaders: (rp) => setLeaderHeaders(rp as FastifyReply, ctx.core.reads?.()),
     pretty: (req) => pretty(req as FastifyRequest),
     wake: (keys) => ctx.waiters.notify(keys),
     wakeAll: () => ctx.waiters.notifyAll(),

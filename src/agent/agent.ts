@@ -39,6 +39,7 @@ import { LocalRegistrations, type LocalRegistrationsState } from './local-regist
 import { resolveNodeId } from './node-id.ts';
 import { ServerRaft } from './server-raft.ts';
 import { ClientLink } from './client-link.ts';
+import { ClientHeartbeat } from './client-heartbeat.ts';
 import { parseHostPort } from '../rpc/tcp-transport.ts';
 
 /** How long start-up keeps retrying its registration while a cluster has no leader. */
@@ -55,6 +56,9 @@ const TRANSIENT_CLUSTER_ERRORS = new Set<string>([
   ERR.RPC_NO_ROUTE,
 ]);
 
+/** How long a client agent's graceful leave waits for its node's deregistration (Consul's leave drain: 5 s). */
+const LEAVE_DRAIN_MS = 5_000;
+
 /** How often the full anti-entropy sync runs (Consul: about a minute). */
 const SYNC_INTERVAL_MS = 60_000;
 
@@ -64,6 +68,11 @@ export interface AgentOptions {
   reload?: () => Promise<void>;
   /** Graceful leave and exit (the HTTP API's /v1/agent/leave). */
   leave?: () => Promise<void>;
+  /**
+   * The agent cannot go on after start-up (a client agent's retry_join gave up after retry_max
+   * attempts, or its servers run other replicated-state plugins): stop it and exit 1.
+   */
+  fatal?: (err: Error) => void;
 }
 
 const NODE_MAINT = '_node_maintenance';
@@ -79,6 +88,10 @@ export class Agent {
   private server?: ServerRaft;
   /** A client agent (no -server, with retry_join): its state machine follows a server's change stream. */
   private client?: ClientLink;
+  /** The client agent had caught up with a server when start-up went on (else it registers later). */
+  private clientCaughtUp = false;
+  /** A client agent's liveness heartbeat to the servers (client-heartbeat.ts). */
+  private heartbeat?: ClientHeartbeat;
   private registrations?: LocalRegistrations;
   readonly view: CatalogView;
   readonly dns: QueryHandler;
@@ -122,6 +135,7 @@ export class Agent {
       snapshot: () => this.snapshot(),
       restore: (archive) => this.restore(archive),
       cluster: () => this.server,
+      reads: () => this.server ?? this.client,
     };
     this.plugins = new PluginHost(config, this.log.named('plugin'), core, this.sm, this.access());
     // Through the agent, so it follows the switch to the durable log in boot().
@@ -184,7 +198,7 @@ export class Agent {
     // In a cluster the first writes can meet an election in progress (a leader just lost, or
     // not yet agreed on a loaded machine): every step below is idempotent, so retry the whole
     // registration on such transient answers rather than failing start-up.
-    await this.retryWhileNoLeader(async () => {
+    const register = () => this.retryWhileNoLeader(async () => {
       if (this.registrations) {
         // Restored catalog: register what this agent owns first (unchanged rows are no-ops),
         // then the sync removes only what it no longer owns, so nothing churns on a restart.
@@ -201,6 +215,12 @@ export class Agent {
         await forEachYielding(config.checks, (def) => this.addCheck(def));
       }
     });
+    // A client agent that has reached no server yet registers once it has (openClient).
+    if (this.client && !this.clientCaughtUp) {
+      void this.client.ready.then(register).catch((err) => {
+        if (!this.stopping) this.log.warn(`registering this agent's services and checks failed: ${(err as Error).message}; the anti-entropy sync retries`);
+      });
+    } else await register();
 
     if (config.ports.dns >= 0) {
       const host = config.clientAddr;
@@ -268,15 +288,31 @@ export class Agent {
 
   /**
    * A client agent: the catalog comes from the servers' change stream, writes go to a server.
-   * Resolves once the local replica has caught up with a server (waiting as long as that takes).
+   * Resolves once the local replica has caught up with a server, or once every retry_join
+   * address failed once (the link keeps retrying; a later refusal or retry_max is `fatal`).
    */
   private async openClient(replicatedPlugins: string[]): Promise<void> {
     const config = this.cfg;
     const log = this.log.named('client');
-    this.client = new ClientLink({ nodeId: config.nodeId, datacenter: config.datacenter, servers: config.retryJoin, sm: this.sm, plugins: replicatedPlugins, log });
+    this.client = new ClientLink({ nodeId: config.nodeId, datacenter: config.datacenter, servers: config.retryJoin, sm: this.sm, plugins: replicatedPlugins, retryMax: config.retryMax, log });
     log.info(`client agent: following the servers at ${config.retryJoin.join(', ')}`);
-    await this.client.start();
+    // Consul's client agent starts at once and retries retry_join in the background; this one
+    // waits for its first catch-up unless no server answers at all (client-link.ts).
+    this.clientCaughtUp = await this.client.start();
+    if (!this.clientCaughtUp) {
+      log.warn(
+        `no server reachable yet at ${config.retryJoin.join(', ')}; serving DNS and HTTP from an empty catalog while retrying in the background` +
+          (config.retryMax > 0 ? ` (at most ${config.retryMax} attempts)` : ''),
+      );
+      void this.client.ready.then(() => log.info('reached a server: the catalog is replicated here now'), () => undefined);
+    }
+    void this.client.ready.catch((err: Error) => {
+      if (!this.stopping) this.opts.fatal?.(err);
+    });
     this.log_ = this.client;
+    // Without it the leader marks this agent failed (serfHealth critical) after client_failure_timeout.
+    this.heartbeat = new ClientHeartbeat({ link: this.client, node: () => this.local.nodeFields.node, log: log.named('heartbeat') });
+    this.heartbeat.start();
     // The catalog lives on the servers; the data dir keeps only what this agent registered through the API.
     if (config.storageEngine === 'rocksdb') {
       this.storage = await openStorage(config, { logger: this.log });
@@ -526,11 +562,40 @@ export class Agent {
 
   /**
    * Graceful leave (SIGTERM, `herald leave`): a server hands off leadership and leaves the
-   * voter set first (server-raft.ts), then everything stops.
+   * voter set first (server-raft.ts); a client agent deregisters its node (leaveCatalog); then
+   * everything stops.
    */
   async leave(): Promise<void> {
-    if (!this.stopping) await this.server?.leave();
+    if (!this.stopping) {
+      await this.server?.leave();
+      if (this.client) await this.leaveCatalog();
+    }
     await this.stop();
+  }
+
+  /**
+   * A client agent's graceful leave takes its node out of the catalog at once, services and
+   * checks with it: Consul's leader deregisters a member that left (consul-compat.md §8). The
+   * leader here cannot tell a leave from a crash (no gossip), so the agent writes it itself.
+   * Checks and anti-entropy stop first, so nothing registers the node again. Bounded by
+   * LEAVE_DRAIN_MS; if it fails, the servers' failure detector marks the node critical instead.
+   */
+  private async leaveCatalog(): Promise<void> {
+    if (this.syncTimer) clearInterval(this.syncTimer);
+    this.checks.stopAll();
+    const node = this.local.nodeFields.node;
+    let timer: NodeJS.Timeout | undefined;
+    const drained = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${LEAVE_DRAIN_MS} ms`)), LEAVE_DRAIN_MS);
+    });
+    try {
+      await Promise.race([this.raftLog.propose({ type: 'catalog.deregister', node }), drained]);
+      this.log.info(`left the cluster: node ${node} deregistered`);
+    } catch (err) {
+      this.log.warn(`graceful leave incomplete: node ${node} not deregistered: ${(err as Error).message}`);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Graceful stop: plugins, checks, sockets, then the log and storage. Safe to call twice. */
@@ -543,6 +608,7 @@ export class Agent {
     await this.udp?.close();
     await this.tcp?.close();
     await this.server?.stop();
+    this.heartbeat?.stop();
     await this.client?.stop();
     // Writes in flight finish (and are acknowledged) before the store closes.
     await this.durable?.close();

@@ -4,6 +4,11 @@
  * a TTL check registered on client A is answered by client B's DNS; failing the check on A
  * drops it from B's answer; killing the server B streams from makes B resubscribe to another
  * (one it learned from the stream: B's retry_join names only one server) and keep following.
+ * Read modes (read-point.ts): a write acknowledged by one server is seen at once by default
+ * reads on a lagging follower and on a client that follows it; once B's server has lost its quorum, B answers
+ * `?consistent` (and default) reads with 500 `No cluster leader` and `?stale` ones from its
+ * replica, saying no leader is known and for how long. A client agent whose servers cannot be
+ * reached starts anyway (empty catalog), or exits 1 after -retry-max attempts.
  * Waits are on HTTP blocking queries (the event), HTTP answers and process exits, with deadlines.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -109,6 +114,32 @@ describe('client agents (3 servers + 2 clients, real processes)', () => {
     expect(b.out).toMatch(/client agent: following the servers at/);
   }, 15_000);
 
+  it('sees a write acknowledged by one server in default reads on a lagging follower and on the client that follows it, at once (read-your-writes)', async () => {
+    const leader = JSON.parse((await http(servers[0]!, '/v1/status/leader')).text) as string;
+    // The lagging follower: one a client streams from (A starts on s1, B on s2; one of them is not the leader).
+    const lagging = servers.find((s) => s.rpc !== leader && [upstreamOf(a), upstreamOf(b)].includes(s.rpc))!;
+    const via = servers.find((s) => s !== lagging)!;
+    const follower = upstreamOf(a) === lagging.rpc ? a : b;
+    expect(lagging, `a follower among the clients' upstreams (leader ${leader})`).toBeDefined();
+    // The follower is paused while the write commits (the others are a quorum), then resumed
+    // just before the reads: its Raft messages and the reads arrive together, and it answers
+    // before it has applied the write unless the read waits for the leader's index.
+    for (let i = 0; i < 5; i++) {
+      lagging.child.kill('SIGSTOP');
+      const put = await http(via, '/v1/kv/ryw', { method: 'PUT', body: `v${i}` }).finally(() => lagging.child.kill('SIGCONT'));
+      expect(put.text).toBe('true');
+      const reads = await Promise.all([lagging, follower, a, b].map((p) => http(p, '/v1/kv/ryw?raw')));
+      expect(reads.map((r) => r.text), `write ${i}`).toEqual([`v${i}`, `v${i}`, `v${i}`, `v${i}`]);
+    }
+    const onClient = await http(follower, '/v1/kv/ryw');
+    expect(onClient.headers.get('x-consul-effective-consistency')).toBe('leader');
+    expect(onClient.headers.get('x-consul-knownleader')).toBe('true');
+    // Keepalives every 250 ms plus the server's own contact: an idle cluster does not look stale.
+    expect(Number(onClient.headers.get('x-consul-lastcontact'))).toBeLessThan(1_000);
+    const consistent = await http(follower, '/v1/kv/ryw?consistent&raw');
+    expect([consistent.status, consistent.text]).toEqual([200, 'v4']);
+  }, 20_000);
+
   it('drops the service from B\'s DNS when the check fails on A, then follows a new server after its upstream dies', async () => {
     const health = await http(b, '/v1/health/service/web?passing');
     expect(JSON.parse(health.text)).toHaveLength(1);
@@ -148,5 +179,45 @@ describe('client agents (3 servers + 2 clients, real processes)', () => {
     expect((await http(a, '/v1/agent/check/pass/service:web', { method: 'PUT' })).status).toBe(200);
     await until('B to answer web again', async () => (await webAddrs(b)).addrs.length === 1, 10_000);
     expect(await webAddrs(b)).toEqual({ rcode: 'NOERROR', addrs: ['127.0.0.1'] });
+  }, 30_000);
+
+  it("answers ?consistent with 500 No cluster leader on B once B's server lost its quorum, and ?stale from B's replica saying so", async () => {
+    // One server died above; kill the other one B does not stream from: B's server is alone.
+    const upstream = upstreamOf(b);
+    const other = servers.find((s) => s.child.exitCode === null && s.child.signalCode === null && s.rpc !== upstream)!;
+    expect(other, `a live server besides B's upstream ${upstream}`).toBeDefined();
+    other.child.kill('SIGKILL');
+    await other.exited;
+
+    const consistent = await http(b, '/v1/kv/after-kill?consistent&raw', {}, 15_000);
+    expect([consistent.status, consistent.text]).toEqual([500, 'No cluster leader']);
+    const byDefault = await http(b, '/v1/kv/after-kill?raw', {}, 15_000);
+    expect([byDefault.status, byDefault.text]).toEqual([500, 'No cluster leader']);
+
+    const stale = async () => {
+      const r = await http(b, '/v1/kv/after-kill?stale&raw');
+      return { status: r.status, text: r.text, known: r.headers.get('x-consul-knownleader'), contact: Number(r.headers.get('x-consul-lastcontact')) };
+    };
+    await until('B to say no leader is known', async () => (await stale()).known === 'false', 10_000);
+    const first = await stale();
+    expect(first).toMatchObject({ status: 200, text: 'yes', known: 'false' });
+    await until('B\'s LastContact to grow', async () => (await stale()).contact >= first.contact + 500, 10_000);
+    expect((await stale()).known).toBe('false');
+  }, 45_000);
+
+  it('starts a client agent whose servers cannot be reached (empty catalog, No known Consul servers), or exits 1 after -retry-max attempts', async () => {
+    const nowhere = `127.0.0.1:${await freePort()}`;
+    const [dirC, dirD] = [tempDir('client-agents-c'), tempDir('client-agents-d')];
+    dirs.push(dirC, dirD);
+    const c = await launch('client-c', ['-data-dir', dirC, '-retry-join', nowhere]);
+    const d = await launch('client-d', ['-data-dir', dirD, '-retry-join', nowhere, '-retry-max', '2']);
+    await up(c);
+    expect(c.out).toMatch(/no server reachable yet at .*serving DNS and HTTP from an empty catalog/);
+    const stale = await http(c, '/v1/catalog/nodes?stale');
+    expect([stale.status, stale.text, stale.headers.get('x-consul-knownleader')]).toEqual([200, '[]', 'false']);
+    const byDefault = await http(c, '/v1/catalog/nodes');
+    expect([byDefault.status, byDefault.text]).toEqual([500, 'No known Consul servers']);
+    expect(await d.exited).toBe(1);
+    expect(d.out).toMatch(/no server reached after 2 attempts \(retry_max 2\)/);
   }, 30_000);
 });

@@ -10,13 +10,16 @@
  * credit. Entries the state machine refused are streamed too: a client refuses them the same
  * way (deterministic), and its cursor moves past them.
  */
+import { performance } from 'node:perf_hooks';
 import type { StateMachine } from '../catalog/state-machine.ts';
 import { ERR, HeraldError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { RaftStateMachine } from '../raft/raft-driver.ts';
 import type { ReplicatedLog } from '../raft/local-log.ts';
 import { decodeCommand } from '../raft/command-codec.ts';
+import { chunkSizeFor, chunksOf } from '../rpc/byte-chunks.ts';
 import type { StreamSink, Transport } from '../rpc/transport.ts';
+import type { LeaderFacts } from './read-point.ts';
 
 /** Topic and method names between client agents and servers. */
 export const CLIENT_RPC = {
@@ -29,11 +32,27 @@ export const CLIENT_RPC = {
 /**
  * One stream item. `servers` comes first on every subscription: the voters' RPC addresses and
  * the server's last applied index then (a client is caught up once it has applied that far).
+ * A snapshot (the state machine's JSON, UTF-8) may exceed a frame, so it comes as consecutive
+ * `snapshot` items, each a byte range of it in offset order (rpc/byte-chunks.ts); the state
+ * at `index` is whole once `offset + data.length === total`.
+ * `keepalive` follows `servers` at once and then comes at least every keepaliveMs, busy or
+ * idle: the server's leader facts then, so a client's X-Consul-KnownLeader / LastContact stay
+ * true (read-point.ts) and an idle cluster does not look stale.
  */
 export type FeedItem =
   | { readonly kind: 'servers'; readonly addresses: string[]; readonly lastIndex: bigint; readonly plugins: string[] }
-  | { readonly kind: 'snapshot'; readonly index: bigint; readonly state: string }
-  | { readonly kind: 'entry'; readonly index: bigint; readonly data: Buffer };
+  | { readonly kind: 'snapshot'; readonly index: bigint; readonly offset: number; readonly total: number; readonly data: Buffer }
+  | { readonly kind: 'entry'; readonly index: bigint; readonly data: Buffer }
+  | { readonly kind: 'keepalive'; readonly knownLeader: boolean; readonly lastContactMs: number };
+
+/**
+ * How often a subscriber hears the server's leader facts. 250 ms: a client agent's
+ * X-Consul-LastContact is the server's own plus the age of the last keepalive, so on an idle
+ * cluster it stays within about 300 ms (a Consul follower's is within its 100 ms heartbeat),
+ * far below the thresholds clients act on (consul-template's max_stale, DNS max_stale); the
+ * cost is 4 small frames a second per client agent.
+ */
+export const KEEPALIVE_MS = 250;
 
 interface RingEntry {
   readonly index: bigint;
@@ -47,6 +66,10 @@ export interface ChangeFeedOptions {
   /** The server's replicated-state plugins (a client must run the same ones to apply the stream). */
   readonly plugins: readonly string[];
   readonly log: Logger;
+  /** This server's leader facts for keepalives (read-point.ts); default: its own leader (a single node, tests). */
+  readonly leader?: () => LeaderFacts;
+  /** Keepalive period in ms (default KEEPALIVE_MS). */
+  readonly keepaliveMs?: number;
 }
 
 export class ChangeFeed {
@@ -56,7 +79,7 @@ export class ChangeFeed {
   private coveredFrom = 0n;
   /** The last index the state machine was given (applied, refused, or restored to). */
   private lastIndex = 0n;
-  private wake: Array<() => void> = [];
+  private wake = new Set<() => void>();
 
   constructor(private readonly opts: ChangeFeedOptions) {
     this.ringSize = opts.ringSize ?? 10_000;
@@ -93,16 +116,32 @@ export class ChangeFeed {
 
   private notify(): void {
     const w = this.wake;
-    this.wake = [];
+    this.wake = new Set();
     for (const f of w) f();
   }
 
-  private changed(signal: AbortSignal): Promise<void> {
+  /** Resolves on the next applied entry or restore, on abort, or after `ms` (when given). */
+  private changed(signal: AbortSignal, ms?: number): Promise<void> {
     return new Promise((resolve) => {
       if (signal.aborted) return resolve();
-      this.wake.push(resolve);
-      signal.addEventListener('abort', () => resolve(), { once: true });
+      // Every way out unregisters the others: an idle stream waits here 4 times a second.
+      const done = () => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        this.wake.delete(done);
+        resolve();
+      };
+      const timer = ms === undefined ? undefined : setTimeout(done, Math.max(0, ms));
+      this.wake.add(done);
+      signal.addEventListener('abort', done, { once: true });
     });
+  }
+
+  /** Writes the server's leader facts; resolves with when (performance.now()). */
+  private async keepalive(sink: StreamSink): Promise<number> {
+    const facts = this.opts.leader?.() ?? { knownLeader: true, lastContactMs: 0 };
+    await sink.write({ kind: 'keepalive', knownLeader: facts.knownLeader, lastContactMs: facts.lastContactMs } satisfies FeedItem);
+    return performance.now();
   }
 
   /**
@@ -113,7 +152,7 @@ export class ChangeFeed {
     transport.serveStream(CLIENT_RPC.changes, (params, sink) => {
       const p = params as { fromIndex?: unknown } | null;
       const from = typeof p?.fromIndex === 'bigint' ? p.fromIndex : 0n;
-      return this.stream(from, sink, servers());
+      return this.stream(from, sink, servers(), chunkSizeFor(transport.maxFrameBytes));
     });
     transport.handle(CLIENT_RPC.propose, async (body) => {
       const b = body as { data?: unknown } | null;
@@ -126,16 +165,21 @@ export class ChangeFeed {
     });
   }
 
-  private async stream(fromIndex: bigint, sink: StreamSink, servers: string[]): Promise<void> {
+  private async stream(fromIndex: bigint, sink: StreamSink, servers: string[], chunkBytes: number): Promise<void> {
     await sink.write({ kind: 'servers', addresses: servers, lastIndex: this.lastIndex, plugins: [...this.opts.plugins] } satisfies FeedItem);
+    const every = this.opts.keepaliveMs ?? KEEPALIVE_MS;
+    let keptAlive = await this.keepalive(sink);
     let cursor = fromIndex;
     while (!sink.signal.aborted) {
+      if (performance.now() - keptAlive >= every) keptAlive = await this.keepalive(sink);
       if (cursor < this.coveredFrom) {
         // Older than the ring: start over from the whole state. Taken synchronously, so the
         // state and its index are one instant.
         const index = this.lastIndex;
-        const state = JSON.stringify(this.opts.sm.snapshot());
-        await sink.write({ kind: 'snapshot', index, state } satisfies FeedItem);
+        const state = Buffer.from(JSON.stringify(this.opts.sm.snapshot()));
+        for (const c of chunksOf(state, chunkBytes)) {
+          await sink.write({ kind: 'snapshot', index, offset: c.offset, total: state.length, data: c.data } satisfies FeedItem);
+        }
         cursor = index;
         continue;
       }
@@ -143,7 +187,7 @@ export class ChangeFeed {
       // Nothing new, or the client is ahead of this server (it streamed from a more advanced
       // one): committed entries are the same everywhere, so wait until this server catches up.
       if (pending.length === 0) {
-        await this.changed(sink.signal);
+        await this.changed(sink.signal, every - (performance.now() - keptAlive));
         continue;
       }
       for (const e of pending) {

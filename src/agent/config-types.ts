@@ -108,6 +108,11 @@ export interface RuntimeConfig {
   bootstrapExpect: number;
   /** Consul's `retry_join`: server RPC addresses (`host[:port]`, port 8300 when absent) to contact, retried with backoff. */
   retryJoin: string[];
+  /**
+   * Consul's `retry_max`: a client agent that has reached no server after this many rounds over
+   * its retry_join addresses exits 1; 0 retries for ever, serving an empty catalog meanwhile.
+   */
+  retryMax: number;
   /** Consul's `advertise_addr`: the address other servers reach this one at (default: the bind address, or the first private IPv4). */
   advertiseAddr?: string;
   /** Lowercase, no trailing dot: `consul`. */
@@ -127,6 +132,12 @@ export interface RuntimeConfig {
    * raft_snapshot_interval). 0 checks after every entry.
    */
   raftSnapshotInterval: number;
+  /**
+   * Herald-only (`client_failure_timeout`, read by servers): ms without a heartbeat after which
+   * the leader marks a client agent's serfHealth critical (client-liveness.ts). Clients learn
+   * their heartbeat interval (a fifth of it) from the servers.
+   */
+  clientFailureTimeout: number;
   zoneDir?: string;
   /** `ip:port` (port 53 added when absent), deduplicated, in order. */
   recursors: string[];

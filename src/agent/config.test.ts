@@ -213,6 +213,12 @@ describe('loadConfig: defaults and -dev', () => {
     expect(bad.message).toMatch(/raft_snapshot_threshold/);
   });
 
+  it('client_failure_timeout: 5s unless set, at least 500ms', () => {
+    expect(load(['-dev']).clientFailureTimeout).toBe(5_000);
+    expect(load(['-dev', '-config-file', file({ client_failure_timeout: '3s' })]).clientFailureTimeout).toBe(3_000);
+    expect(refusedFile({ client_failure_timeout: '100ms' }).message).toMatch(/client_failure_timeout: must be at least 500ms/);
+  });
+
   it('refuses to start outside -dev without a data dir, in Consul\'s words', () => {
     const err = refused(() => load([]));
     expect(err.code).toBe(ERR.CONFIG_INVALID);

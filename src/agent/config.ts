@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import type { CheckDefinition, DnsConfig, RuntimeConfig, ServiceDefinition, SoaConfig } from './config-types.ts';
 import { ERR } from '../errors.ts';
 import { DEV_PRESET, defaultConfig } from './defaults.ts';
+import { MIN_CLIENT_FAILURE_TIMEOUT_MS } from './client-liveness.ts';
 import { ConfigError, Fields, Issues, isPlainObject, joinKey, readDuration, type ReadMode, type Schema, type Unsupported } from './config-fields.ts';
 import { JsonSyntaxError, parseJsonDocument } from './config-json.ts';
 import { metaProblems, readCheckDefinition, readServiceDefinition } from './service-definition.ts';
@@ -69,6 +70,8 @@ export interface AgentFlags {
   bootstrapExpect?: number;
   /** -retry-join, in order (repeatable). */
   retryJoin?: string[];
+  /** -retry-max N. */
+  retryMax?: number;
   /** -server-port. */
   serverPort?: number;
   /** -advertise. */
@@ -102,6 +105,7 @@ const FLAGS: Record<string, { type: FlagType; field?: keyof AgentFlags }> = {
   server: { type: 'bool', field: 'server' },
   'bootstrap-expect': { type: 'int', field: 'bootstrapExpect' },
   'retry-join': { type: 'list', field: 'retryJoin' },
+  'retry-max': { type: 'int', field: 'retryMax' },
   'server-port': { type: 'port', field: 'serverPort' },
   advertise: { type: 'string', field: 'advertiseAddr' },
 };
@@ -219,6 +223,7 @@ type ScalarKey =
   | 'storageEngine'
   | 'raftSnapshotThreshold'
   | 'raftSnapshotInterval'
+  | 'clientFailureTimeout'
   | 'zoneDir'
   | 'logLevel'
   | 'enableScriptChecks'
@@ -226,6 +231,7 @@ type ScalarKey =
   | 'checkUpdateInterval'
   | 'server'
   | 'bootstrapExpect'
+  | 'retryMax'
   | 'advertiseAddr';
 
 interface Layer {
@@ -284,6 +290,7 @@ const TOP_SCHEMA: Schema = {
   storage_engine: [],
   raft_snapshot_threshold: [],
   raft_snapshot_interval: [],
+  client_failure_timeout: [],
   zone_dir: [],
   log_level: [],
   enable_script_checks: [],
@@ -295,6 +302,7 @@ const TOP_SCHEMA: Schema = {
   server: [],
   bootstrap_expect: [],
   retry_join: [],
+  retry_max: [],
   advertise_addr: [],
 };
 
@@ -302,7 +310,7 @@ const TOP_SCHEMA: Schema = {
 const TOP_UNSUPPORTED: Unsupported = Object.fromEntries(
   [
     'bootstrap', 'retry_join_wan', 'start_join', 'start_join_wan',
-    'retry_interval', 'retry_max', 'rejoin_after_leave', 'advertise_addr_wan', 'addresses',
+    'retry_interval', 'rejoin_after_leave', 'advertise_addr_wan', 'addresses',
     'serf_lan', 'serf_wan', 'encrypt', 'encrypt_verify_incoming', 'encrypt_verify_outgoing', 'ui', 'ui_config',
     'ui_dir', 'acl', 'acl_datacenter', 'acl_default_policy', 'acl_down_policy', 'acl_token', 'acl_master_token',
     'primary_datacenter', 'ca_file', 'ca_path', 'cert_file', 'key_file', 'verify_incoming', 'verify_outgoing',
@@ -507,6 +515,7 @@ function readFileLayer(value: unknown, issues: Issues, file: string, warn: (m: s
   s.storageEngine = str('storage_engine', normStorageEngine);
   s.raftSnapshotThreshold = f.int('raft_snapshot_threshold', 1, INT32);
   s.raftSnapshotInterval = f.duration('raft_snapshot_interval');
+  s.clientFailureTimeout = f.duration('client_failure_timeout', { min: MIN_CLIENT_FAILURE_TIMEOUT_MS });
   s.zoneDir = str('zone_dir', (v, i, p) => nonEmpty(v, i, p, 'zone_dir'));
   s.logLevel = str('log_level', normLogLevel);
   s.enableScriptChecks = f.bool('enable_script_checks');
@@ -514,6 +523,7 @@ function readFileLayer(value: unknown, issues: Issues, file: string, warn: (m: s
   s.checkUpdateInterval = f.duration('check_update_interval');
   s.server = f.bool('server');
   s.bootstrapExpect = f.int('bootstrap_expect', 0, 1000);
+  s.retryMax = f.int('retry_max', 0, INT32);
   s.advertiseAddr = str('advertise_addr', normAddr);
   (f.stringList('retry_join') ?? []).forEach((a, i) => {
     const n = normJoinAddr(a, issues, `${f.pathOf('retry_join')}[${i}]`);
@@ -672,6 +682,7 @@ function flagsLayer(flags: AgentFlags, issues: Issues): Layer {
   layer.ports.server = flags.serverPort === -1 ? (issues.add('-server-port', 'the server port cannot be disabled'), undefined) : checkedPort(flags.serverPort, '-server-port', issues);
   s.server = flags.server;
   s.bootstrapExpect = flags.bootstrapExpect;
+  s.retryMax = flags.retryMax;
   s.advertiseAddr = opt(flags.advertiseAddr, '-advertise', normAddr);
   for (const a of flags.retryJoin ?? []) {
     const n = normJoinAddr(a, issues, '-retry-join');

@@ -6,6 +6,7 @@
  */
 import type { CheckKind, DnsConfig, RuntimeConfig } from './config-types.ts';
 import type { HealthStatus, ServiceWeights } from '../catalog/types.ts';
+import { DEFAULT_CLIENT_FAILURE_TIMEOUT_MS } from './client-liveness.ts';
 
 const SECOND = 1000;
 const MINUTE = 60 * SECOND;
@@ -87,6 +88,9 @@ export function defaultConfig(hostname: string): RuntimeConfig {
     // Consul: 0 (no automatic bootstrap; the usual production value is 3 or 5).
     bootstrapExpect: 0,
     retryJoin: [],
+    // Consul: 0, retry for ever. A round is one try of every known server, paced by the client
+    // link's backoff (50 ms doubling to 2 s), not by Consul's retry_interval (30 s, unsupported).
+    retryMax: 0,
     advertiseAddr: undefined,
     // Consul: "consul." (stored without the trailing dot).
     domain: 'consul',
@@ -104,6 +108,9 @@ export function defaultConfig(hostname: string): RuntimeConfig {
     // the threshold alone would stall every write (and DNS) once per 16384 entries, so at most
     // one snapshot per interval.
     raftSnapshotInterval: 30_000,
+    // Herald-only: what Consul users see from serf on a small LAN before a crashed member is
+    // failed (about 5-7 s); the formula and the derived heartbeat are in client-liveness.ts.
+    clientFailureTimeout: DEFAULT_CLIENT_FAILURE_TIMEOUT_MS,
     // Herald-only: no static zones unless a directory is given.
     zoneDir: undefined,
     // Consul: none; names outside the domain(s) then get REFUSED (spec 1.8) rather than leaking upstream.

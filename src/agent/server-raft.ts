@@ -1,8 +1,8 @@
 /**
  * A Herald server's Raft: the driver (src/raft/raft-driver.ts) over the agent's storage and a
  * TcpTransport on bind:ports.server, the bootstrap_expect / retry_join exchange that forms or
- * joins a cluster, and what the HTTP API asks of it (leader headers, `?consistent` reads,
- * status and operator endpoints, graceful leave).
+ * joins a cluster, and what the HTTP API asks of it (leader headers and read points through
+ * read-point.ts, status and operator endpoints, graceful leave).
  *
  * Joining (consul-compat.md §8 "Bootstrap"): a fresh server sends `herald.join` (its id, node
  * name, RPC address and replicated-state plugins) to every retry_join address, with backoff,
@@ -15,7 +15,6 @@
  * First contact is by address only (the peer's id is not known yet), over a separate
  * dial-only transport whose id (`<id>/join`) never collides with the main one's links.
  */
-import { performance } from 'node:perf_hooks';
 import os from 'node:os';
 import type { StateMachine } from '../catalog/state-machine.ts';
 import { ERR, HeraldError } from '../errors.ts';
@@ -29,8 +28,12 @@ import { catalogStateMachine, RaftLog } from '../raft/raft-log.ts';
 import { RaftError } from '../raft/raft-error.ts';
 import { loadRaftState } from '../raft/raft-storage.ts';
 import type { Storage } from '../storage/storage.ts';
+import type { ReadMode } from '../plugin.ts';
 import type { RuntimeConfig } from './config-types.ts';
 import { ChangeFeed } from './client-feed.ts';
+import { ClientLivenessMonitor } from './client-liveness-monitor.ts';
+import { livenessTuning } from './client-liveness.ts';
+import { ServerReads, type LeaderFacts } from './read-point.ts';
 import { decideBootstrap, describeMismatch, pluginMismatch, type ClusterSeen, type ServerInfo } from './server-bootstrap.ts';
 
 /** RPC methods servers serve each other (besides the driver's raft.*). */
@@ -116,10 +119,13 @@ export class ServerRaft {
   private driver_: RaftDriver | undefined;
   private readonly known = new Map<string, ServerInfo>();
   private wakeDiscovery: () => void = () => {};
-  private lastLeaderContact = 0;
   private stopped = false;
+  /** Read points and leader facts for this server's reads, followers' and client agents' (read-point.ts). */
+  private readonly reads: ServerReads;
   /** The change stream client agents follow (client-feed.ts). */
   private readonly feed: ChangeFeed;
+  /** Client agents' failure detection (client-liveness-monitor.ts), once the driver runs. */
+  private liveness: ClientLivenessMonitor | undefined;
 
   private constructor(
     private readonly opts: ServerRaftOptions,
@@ -127,7 +133,8 @@ export class ServerRaft {
     self: ServerInfo,
   ) {
     this.self = self;
-    this.feed = new ChangeFeed({ sm: opts.sm, plugins: self.plugins, log: opts.log.named('feed') });
+    this.reads = new ServerReads(transport);
+    this.feed = new ChangeFeed({ sm: opts.sm, plugins: self.plugins, log: opts.log.named('feed'), leader: () => this.reads.leaderInfo() });
   }
 
   /** The driver; throws RAFT_STOPPED before the server has formed or joined a cluster. */
@@ -185,11 +192,24 @@ export class ServerRaft {
     });
     this.driver_ = driver;
     this.log = new RaftLog(driver);
-    this.transport.onMessage((from) => {
-      if (from === this.driver_?.leaderHint()?.id) this.lastLeaderContact = performance.now();
-    });
-    driver.onLeaderChange(() => (this.lastLeaderContact = performance.now()));
+    this.reads.attach(driver);
     await driver.start();
+    // Failure detection for client agents (their serfHealth); judged only while this server leads.
+    const tuning = livenessTuning(config.clientFailureTimeout);
+    this.liveness = new ClientLivenessMonitor({
+      transport: this.transport,
+      sm: this.opts.sm,
+      raft: driver,
+      propose: (command) => this.log.propose(command),
+      tuning,
+      // A follower hears the leader every Raft heartbeat (50 ms): silence for a beat interval means cut off.
+      leaderReachable: () => {
+        const f = this.leaderInfo();
+        return f.knownLeader && f.lastContactMs < tuning.heartbeatIntervalMs;
+      },
+      log: log.named('liveness'),
+    });
+    this.liveness.start();
     if (joinVia) await this.askToBeAdded(joinVia);
     await this.waitForLeader();
     const book = driver.status().peers.find((p) => p.id === this.self.id)?.address;
@@ -218,6 +238,7 @@ export class ServerRaft {
 
   private serve(): void {
     const log = this.opts.log;
+    this.reads.serve();
     this.feed.serve(
       this.transport,
       () => {
@@ -352,34 +373,17 @@ export class ServerRaft {
   // ---- what the HTTP API asks ----------------------------------------------------------------
 
   /** Is a leader known now, and ms since this server last heard from it (0 on the leader). */
-  leaderInfo(): { knownLeader: boolean; lastContactMs: number } {
-    const d = this.driver_;
-    if (!d) return { knownLeader: false, lastContactMs: 0 };
-    if (d.isLeader) return { knownLeader: true, lastContactMs: 0 };
-    const knownLeader = d.leaderHint() !== undefined;
-    return { knownLeader, lastContactMs: this.lastLeaderContact ? Math.round(performance.now() - this.lastLeaderContact) : 0 };
+  leaderInfo(): LeaderFacts {
+    return this.reads.leaderInfo();
   }
 
   /**
-   * Resolves once the local state machine is at a linearizable read point (ReadIndex). While
-   * an election is on it waits for a leader for up to one election timeout; then rejects
-   * NO_CLUSTER_LEADER with Consul's text `No cluster leader`.
+   * What a read here waits for (ReadAccess.readPoint, read-point.ts): nothing for `stale` or
+   * for `leader` on the leader; the leader's applied index on a follower; a ReadIndex for
+   * `consistent`. Rejects NO_CLUSTER_LEADER (`No cluster leader`) without a leader.
    */
-  async consistentRead(): Promise<void> {
-    const d = this.driver;
-    const noLeader = (cause?: unknown) => new HeraldError(ERR.NO_CLUSTER_LEADER, 'No cluster leader', cause ? { cause } : undefined);
-    if (d.leaderHint() === undefined) {
-      await d.waitForLeader(undefined, 2 * d.tuning.electionTicks * d.tuning.tickMs).catch((err) => {
-        throw noLeader(err);
-      });
-    }
-    try {
-      await d.readIndex();
-    } catch (err) {
-      const code = (err as RaftError).code;
-      if (code === ERR.RAFT_NOT_LEADER || code === ERR.RAFT_TIMEOUT) throw noLeader(err);
-      throw err;
-    }
+  readPoint(mode: ReadMode): Promise<void> | undefined {
+    return this.reads.readPoint(mode);
   }
 
   /** The leader's RPC address, `""` without one (`/v1/status/leader`). */
@@ -464,6 +468,7 @@ export class ServerRaft {
     if (this.stopped) return;
     this.stopped = true;
     this.wakeDiscovery();
+    this.liveness?.stop();
     await this.driver_?.stop();
     await this.transport.close();
   }

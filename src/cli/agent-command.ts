@@ -39,8 +39,11 @@ export async function runAgent(argv: string[]): Promise<number> {
     return next;
   };
   let leave: () => void = () => {};
+  // A fatal error can come while start-up still runs: kept until the exit path below exists.
+  let early: Error | undefined;
+  let fatal: (err: Error) => void = (err) => (early ??= err);
   try {
-    agent = await Agent.start(config, { log, reload, leave: async () => leave() });
+    agent = await Agent.start(config, { log, reload, leave: async () => leave(), fatal: (err) => fatal(err) });
   } catch (err) {
     process.stderr.write(`==> ${(err as Error).message}\n`);
     return 1;
@@ -64,6 +67,13 @@ export async function runAgent(argv: string[]): Promise<number> {
     };
     // The HTTP API's /v1/agent/leave answers first, then the agent leaves.
     leave = () => setImmediate(() => shutdown('leave request'));
+    // Consul exits 1 when retry_join gives up (retry_max); so does a refused client agent.
+    fatal = (err) => {
+      log.error(`${(err as Error).message}; shutting down`);
+      process.off('SIGHUP', onHup);
+      void agent.stop().then(() => resolve(1));
+    };
+    if (early) fatal(early);
     process.once('SIGINT', () => shutdown('SIGINT'));
     process.once('SIGTERM', () => shutdown('SIGTERM'));
   });

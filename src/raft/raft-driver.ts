@@ -720,6 +720,18 @@ export class RaftDriver {
 
   // ---- observation ---------------------------------------------------------------------------
 
+  /**
+   * Whether this server leads on a lease right now: it is the leader and a quorum heard from it
+   * within the lease (RaftNode.leaseValid). The clock is caught up first, so a leader just back
+   * from a pause (SIGSTOP, a long GC) sees its lease lapsed, and CheckQuorum steps it down,
+   * before it can answer anything from its possibly stale state.
+   */
+  leaseHolds(): boolean {
+    if (this.state !== 'running' || this.role !== 'leader') return false;
+    this.ticker.catchUp();
+    return this.node.leaseValid();
+  }
+
   /** Whether this server led as of the last Ready (a deposed leader may still think so briefly: use readIndex to be sure). */
   get isLeader(): boolean {
     return this.role === 'leader';

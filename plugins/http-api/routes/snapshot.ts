@@ -15,7 +15,7 @@ import { setQueryMeta } from '../headers.ts';
 import { HttpError } from '../http-error.ts';
 import { methodRoutes } from '../method-routes.ts';
 import { checkDatacenter, parseReadOptions } from '../read-options.ts';
-import { queryOf, type RouteContext } from '../route-context.ts';
+import { queryOf, readPoint, type RouteContext } from '../route-context.ts';
 import { sendEmpty } from '../wire.ts';
 
 /**
@@ -35,8 +35,11 @@ export function snapshotRoutes(app: FastifyInstance, ctx: RouteContext): void {
       checkDatacenter(q, ctx.agent.config().datacenter);
       const read = parseReadOptions(q);
       if (!ctx.core.snapshot) throw unavailable();
+      // Consul's snapshot is a default-mode read (the leader's state unless ?stale).
+      const point = readPoint(ctx, read);
+      if (point) await point;
       const { archive, index } = await ctx.core.snapshot();
-      setQueryMeta(reply, index, read);
+      setQueryMeta(reply, index, read, ctx.core.reads?.());
       return reply.code(200).header('content-type', 'application/x-gzip').send(archive);
     },
     PUT: {

@@ -100,6 +100,18 @@ export class RaftNode {
   }
 
   /**
+   * Leader only: whether a quorum has heard from this leader within the last `leaseTicks` ticks
+   * (with checkQuorum, each of them then ignores votes for an election timeout, so no other
+   * leader can exist yet, given equal tick rates). False on a follower, without checkQuorum,
+   * or during a transfer. Unlike readOnly 'lease' reads it makes no claim about restarted
+   * followers (see inLease in raft.ts): callers use it for reads that may be stale by contract
+   * (Consul's default mode), to refuse the local answer once the lease has visibly lapsed.
+   */
+  leaseValid(): boolean {
+    return this.raft.leaseValid();
+  }
+
+  /**
    * Leader only: hands leadership to voter `to` (§3.10). Catches it up, then sends
    * MsgTimeoutNow; proposals are refused meanwhile; abandoned after an election timeout.
    */

@@ -158,6 +158,29 @@ describe('lease reads (§6.4.1)', () => {
     }
   });
 
+  it("with 'safe' reads (the default), RaftNode.leaseValid still tracks the quorum's acks (it guards default-mode reads)", () => {
+    for (const seed of [1, 2, 3, 4]) {
+      const c = new TestCluster(['1', '2', '3'], { electionTicks: 10, leaseTicks: 5, seed });
+      const old = tickUntilLeader(c);
+      c.tick(1, [old]);
+      c.stabilize();
+      expect(c.node(old).leaseValid()).toBe(true);
+      expect(c.node(['1', '2', '3'].find((id) => id !== old)!).leaseValid()).toBe(false);
+      c.isolate(old);
+      let lapsedAt = -1;
+      let newLeaderAt = -1;
+      for (let t = 1; t <= 40 && newLeaderAt < 0; t++) {
+        c.tick(1);
+        c.stabilize();
+        if (lapsedAt < 0 && !c.node(old).leaseValid()) lapsedAt = t;
+        for (const [id, tn] of c.nodes) if (id !== old && tn.node.status().role === 'leader') newLeaderAt = t;
+      }
+      expect(lapsedAt).toBeGreaterThan(0);
+      expect(lapsedAt).toBeLessThanOrEqual(5);
+      expect(lapsedAt).toBeLessThan(newLeaderAt);
+    }
+  });
+
   it('a leader that sent MsgTimeoutNow gives up its lease for the term', () => {
     const c = new TestCluster(['1', '2', '3'], lease);
     const l = tickUntilLeader(c);
