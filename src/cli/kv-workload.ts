@@ -1,8 +1,10 @@
 /**
- * A Jepsen-style KV workload against real servers' HTTP API, recording a history for the
+ * A Jepsen-style KV workload against real agents' HTTP API, recording a history for the
  * linearizability checker (src/raft/sim/linearizability-kv.ts, versioned model: a key's version
- * is its ModifyIndex). Concurrent clients, each sequential, pick a random server, key and op:
- * `GET ?consistent`, `PUT`, or `PUT ?cas=<ModifyIndex>` with the last index the client read.
+ * is its ModifyIndex). Concurrent clients, each sequential, pick a random key and op:
+ * `GET` (`?consistent` or the default mode, half each) on a random read target, `PUT` or `PUT ?cas=<ModifyIndex>` (with the last
+ * index the client read) on a random write target (servers, or client agents, which forward
+ * writes to a server). A history entry's clientId is `c<client>@<agent>`.
  *
  * How an answer is recorded (an op known to have had no effect is left out; one whose outcome is
  * unknown gets no return time, i.e. indeterminate: it may take effect at any later time or never):
@@ -16,16 +18,31 @@
  */
 import { seededRandom } from '../seeded-random.ts';
 import type { VersionedKvInput, VersionedKvOperation, VersionedKvOutput, VersionedValue } from '../raft/sim/linearizability-kv.ts';
-import type { ClusterServer } from './cluster-harness.ts';
+
+/** An agent the clients talk to. */
+export interface HttpTarget {
+  readonly name: string;
+  /** `addr:port` of its HTTP API. */
+  readonly http: string;
+}
 
 /** Counts per outcome, for the report. */
 export interface WorkloadStats {
   ok: number;
+  /**
+   * Clients' reads that answered. Failed reads are left out of the history, so without this
+   * count a read path that never answers would pass unnoticed.
+   */
+  reads: number;
+  /** Clients' reads that answered, per agent. */
+  readsVia: Record<string, number>;
   casFalse: number;
   indeterminate: number;
   dropped: number;
   /** Acknowledged writes (put, cas true). */
   ackedWrites: number;
+  /** Acknowledged writes per agent that took them. */
+  ackedVia: Record<string, number>;
 }
 
 type Outcome = { kind: 'ok'; output?: VersionedKvOutput } | { kind: 'info' } | { kind: 'drop' };
@@ -38,18 +55,21 @@ function refused(err: unknown): boolean {
 /** The recorder: one per test, shared by its clients (one process, one clock). */
 export class KvWorkload {
   readonly history: VersionedKvOperation[] = [];
-  readonly stats: WorkloadStats = { ok: 0, casFalse: 0, indeterminate: 0, dropped: 0, ackedWrites: 0 };
+  readonly stats: WorkloadStats = { ok: 0, reads: 0, readsVia: {}, casFalse: 0, indeterminate: 0, dropped: 0, ackedWrites: 0, ackedVia: {} };
   private stopped = false;
   private running: Promise<void>[] = [];
   private readonly t0 = performance.now();
+  /** Writes sent and not answered yet, per agent name. */
+  private readonly inFlight = new Map<string, number>();
+  private writeWaiters: { name: string; resolve: () => void }[] = [];
 
   /**
-   * @param servers where clients send requests (all of them, whatever their state: requests to a
-   *   dead or paused server are part of the test).
+   * @param targets where clients send reads and writes (whatever the agents' state: requests to a
+   *   dead or paused agent are part of the test).
    * @param keys the keys used (one linearizability partition each).
    */
   constructor(
-    private readonly servers: readonly ClusterServer[],
+    private readonly targets: { readonly reads: readonly HttpTarget[]; readonly writes: readonly HttpTarget[] },
     readonly keys: readonly string[],
     readonly seed: number,
     private readonly opts: { requestTimeoutMs: number; pauseMs: [number, number] } = { requestTimeoutMs: 5_000, pauseMs: [5, 30] },
@@ -79,9 +99,20 @@ export class KvWorkload {
     return this.history.filter((o) => o.return !== undefined && o.return >= since && (o.input.op === 'put' || (o.input.op === 'cas' && o.output === true))).length;
   }
 
+  /** Writes through `name` sent and not answered yet. */
+  writesInFlight(name: string): number {
+    return this.inFlight.get(name) ?? 0;
+  }
+
+  /** Resolves as soon as a write through `name` is in flight (at once if one is). */
+  writeInFlight(name: string): Promise<void> {
+    if (this.writesInFlight(name) > 0) return Promise.resolve();
+    return new Promise((resolve) => this.writeWaiters.push({ name, resolve }));
+  }
+
   /** A consistent read of `key` on `s`, recorded like a client's (used for the final reads). */
-  async finalRead(s: ClusterServer, key: string): Promise<VersionedValue | null> {
-    const out = await this.record('final', { op: 'get', key }, () => this.get(s, key));
+  async finalRead(s: HttpTarget, key: string): Promise<VersionedValue | null> {
+    const out = await this.record(`final@${s.name}`, { op: 'get', key }, () => this.get(s, key));
     if (out.kind !== 'ok') throw new Error(`final read of ${key} on ${s.name} failed`);
     return out.output as VersionedValue | null;
   }
@@ -89,20 +120,26 @@ export class KvWorkload {
   private async client(id: number, rnd: () => number): Promise<void> {
     const seen = new Map<string, number>();
     let n = 0;
+    const pick = (ts: readonly HttpTarget[]) => ts[Math.floor(rnd() * ts.length)]!;
     while (!this.stopped) {
-      const s = this.servers[Math.floor(rnd() * this.servers.length)]!;
       const key = this.keys[Math.floor(rnd() * this.keys.length)]!;
       const r = rnd();
       if (r < 0.4) {
-        const out = await this.record(id, { op: 'get', key }, () => this.get(s, key));
+        const s = pick(this.targets.reads);
+        // Half the reads in Consul's default mode: it must not be stale either (anchors G2), and
+        // the checker holds both modes to the same order.
+        const mode = r < 0.2 ? 'consistent' : 'default';
+        const out = await this.record(`c${id}@${s.name}`, { op: 'get', key }, () => this.get(s, key, mode));
         if (out.kind === 'ok') seen.set(key, (out.output as VersionedValue | null)?.version ?? 0);
       } else if (r < 0.7) {
+        const s = pick(this.targets.writes);
         const value = `c${id}-${n++}`;
-        await this.record(id, { op: 'put', key, value }, () => this.put(s, key, value));
+        await this.record(`c${id}@${s.name}`, { op: 'put', key, value }, () => this.put(s, key, value));
       } else {
+        const s = pick(this.targets.writes);
         const value = `c${id}-${n++}`;
         const expected = seen.get(key) ?? 0;
-        await this.record(id, { op: 'cas', key, expected, value }, () => this.put(s, key, value, expected));
+        await this.record(`c${id}@${s.name}`, { op: 'cas', key, expected, value }, () => this.put(s, key, value, expected));
       }
       // Pacing, not a wait for a condition: keeps the history (and the checker's search) small
       // and leaves CPU to the servers on a 2-core machine.
@@ -111,7 +148,7 @@ export class KvWorkload {
     }
   }
 
-  private async record(clientId: number | string, input: VersionedKvInput, run: () => Promise<Outcome>): Promise<Outcome> {
+  private async record(clientId: string, input: VersionedKvInput, run: () => Promise<Outcome>): Promise<Outcome> {
     const call = this.now();
     const out = await run();
     if (out.kind === 'drop') {
@@ -125,15 +162,23 @@ export class KvWorkload {
     }
     const ret = this.now();
     this.stats.ok++;
+    const via = clientId.slice(clientId.indexOf('@') + 1);
+    if (input.op === 'get' && !clientId.startsWith('final@')) {
+      this.stats.reads++;
+      this.stats.readsVia[via] = (this.stats.readsVia[via] ?? 0) + 1;
+    }
     if (input.op === 'cas' && out.output === false) this.stats.casFalse++;
-    if (input.op === 'put' || (input.op === 'cas' && out.output === true)) this.stats.ackedWrites++;
+    if (input.op === 'put' || (input.op === 'cas' && out.output === true)) {
+      this.stats.ackedWrites++;
+      this.stats.ackedVia[via] = (this.stats.ackedVia[via] ?? 0) + 1;
+    }
     this.history.push(out.output === undefined ? { clientId, call, return: ret, input } : { clientId, call, return: ret, input, output: out.output });
     return out;
   }
 
-  private async get(s: ClusterServer, key: string): Promise<Outcome> {
+  private async get(s: HttpTarget, key: string, mode: 'consistent' | 'default' = 'consistent'): Promise<Outcome> {
     try {
-      const res = await fetch(`http://${s.http}/v1/kv/${key}?consistent`, { signal: AbortSignal.timeout(this.opts.requestTimeoutMs) });
+      const res = await fetch(`http://${s.http}/v1/kv/${key}${mode === 'consistent' ? '?consistent' : ''}`, { signal: AbortSignal.timeout(this.opts.requestTimeoutMs) });
       const text = await res.text();
       if (res.status === 404) return { kind: 'ok', output: null };
       if (res.status !== 200) return { kind: 'drop' };
@@ -144,8 +189,12 @@ export class KvWorkload {
     }
   }
 
-  private async put(s: ClusterServer, key: string, value: string, cas?: number): Promise<Outcome> {
+  private async put(s: HttpTarget, key: string, value: string, cas?: number): Promise<Outcome> {
     const q = cas === undefined ? '' : `?cas=${cas}`;
+    this.inFlight.set(s.name, this.writesInFlight(s.name) + 1);
+    const waiting = this.writeWaiters.filter((w) => w.name === s.name);
+    this.writeWaiters = this.writeWaiters.filter((w) => w.name !== s.name);
+    for (const w of waiting) w.resolve();
     try {
       const res = await fetch(`http://${s.http}/v1/kv/${key}${q}`, { method: 'PUT', body: value, signal: AbortSignal.timeout(this.opts.requestTimeoutMs) });
       const text = await res.text();
@@ -155,6 +204,8 @@ export class KvWorkload {
       return { kind: 'ok', output: text === 'true' };
     } catch (err) {
       return refused(err) ? { kind: 'drop' } : { kind: 'info' };
+    } finally {
+      this.inFlight.set(s.name, this.writesInFlight(s.name) - 1);
     }
   }
 }
@@ -168,7 +219,7 @@ export class KvWorkload {
 export function lostWrites(history: readonly VersionedKvOperation[], finals: ReadonlyMap<string, VersionedValue | null>): string[] {
   const problems: string[] = [];
   for (const [key, final] of finals) {
-    const writes = history.filter((o) => o.input.key === key && o.clientId !== 'final' && (o.input.op === 'put' || o.input.op === 'cas') && o.output !== false);
+    const writes = history.filter((o) => o.input.key === key && (o.input.op === 'put' || o.input.op === 'cas') && o.output !== false);
     const acked = writes.filter((o) => o.return !== undefined);
     if (final === null) {
       if (acked.length > 0) problems.push(`${key}: absent at the end after ${acked.length} acknowledged writes`);
