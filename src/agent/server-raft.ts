@@ -188,6 +188,8 @@ export class ServerRaft {
       transport: this.transport,
       stateMachine: this.feed.wrap(catalogStateMachine(this.opts.sm)),
       ...(bootstrap ? { bootstrap } : {}),
+      // Consul's raft_snapshot_threshold / raft_snapshot_interval, shared with the single-agent log.
+      tuning: { snapshotThreshold: config.raftSnapshotThreshold, snapshotIntervalMs: config.raftSnapshotInterval },
       logger: log,
     });
     this.driver_ = driver;

@@ -16,6 +16,12 @@ export interface RaftDriverTuning {
   readonly readOnly: ReadOnlyMode;
   /** Snapshot the state machine and compact the log after this many applied entries (0: never). */
   readonly snapshotThreshold: number;
+  /**
+   * The threshold is checked at most once per this many ms, plus a random jitter of up to as
+   * much again so servers do not snapshot together (Consul's raft_snapshot_interval; 0: after
+   * every Ready).
+   */
+  readonly snapshotIntervalMs: number;
   /** Entries kept below a snapshot, so slightly lagging followers catch up without one. */
   readonly trailingEntries: number;
   /** A proposal not applied within this time rejects as indeterminate (a backstop; leadership loss rejects sooner). */
@@ -51,8 +57,11 @@ export interface RaftDriverTuning {
  *
  * - heartbeatTicks 1 (50 ms): broadcastTime ≪ electionTimeout (Raft §5.6); also carries commit.
  * - readOnly 'safe': `?consistent` must not depend on clocks (Jepsen 2014, anchors §1.5).
- * - snapshotThreshold 16384, trailingEntries 10240: Consul's raft_snapshot_threshold and
- *   raft_trailing_logs (DurableLog uses the same threshold).
+ * - snapshotThreshold 16384, trailingEntries 10240, snapshotIntervalMs 30 s: Consul's
+ *   raft_snapshot_threshold, raft_trailing_logs and raft_snapshot_interval (DurableLog uses the
+ *   same). Snapshotting serialises the whole state on the JS thread, which stalls the event loop
+ *   (heartbeats included) for as long as that takes: at 2,000 writes/s a bare threshold would
+ *   do it every 8 s on every server; the interval bounds it to one per 30-60 s per server.
  * - proposalTimeoutMs 10 s: the RPC layer's request timeout; above Consul's 7 s hold.
  * - readTimeoutMs = transferTimeoutMs = 4 · 2T · tickMs: a deposed leader steps down within
  *   2T (CheckQuorum) and a new one is elected within about 2T more; past that, fail the read.
@@ -69,6 +78,7 @@ export function raftDriverDefaults(): RaftDriverTuning {
     electionTicks,
     readOnly: 'safe',
     snapshotThreshold: 16384,
+    snapshotIntervalMs: 30_000,
     trailingEntries: 10240,
     proposalTimeoutMs: 10_000,
     readTimeoutMs: 4 * maxElectionMs,
@@ -106,7 +116,7 @@ export function resolveDriverTuning(overrides: Partial<RaftDriverTuning> = {}): 
   for (const k of ['heartbeatTicks', 'electionTicks', 'maxCatchUpTicks'] as const) {
     if (!Number.isInteger(t[k]) || t[k] < 1) bad(k, `must be a positive integer (got ${String(t[k])})`);
   }
-  for (const k of ['snapshotThreshold', 'trailingEntries'] as const) {
+  for (const k of ['snapshotThreshold', 'trailingEntries', 'snapshotIntervalMs'] as const) {
     if (!Number.isInteger(t[k]) || t[k] < 0) bad(k, `must be a non-negative integer (got ${String(t[k])})`);
   }
   if (t.electionTicks <= t.heartbeatTicks) bad('electionTicks', `${t.electionTicks} must exceed heartbeatTicks ${t.heartbeatTicks}`);

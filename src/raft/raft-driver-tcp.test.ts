@@ -34,7 +34,7 @@ describe('RaftDriver over TcpTransport with RocksDB storage', () => {
         return openRocksStorage({ dir });
       },
       releaseStorage: (s: Storage) => s.close(),
-      tuning: { tickMs: 20, electionTicks: 10, snapshotThreshold: 50, trailingEntries: 10 },
+      tuning: { tickMs: 20, electionTicks: 10, snapshotThreshold: 50, snapshotIntervalMs: 0, trailingEntries: 10 },
     });
     harnesses.push(h);
     await h.start();

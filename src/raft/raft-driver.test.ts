@@ -11,7 +11,7 @@ import type { RaftError } from './raft-error.ts';
  * loop, and on a loaded machine 100 concurrent proposals stall it for hundreds of ms (with
  * 200 ms timeouts leadership moved mid-burst).
  */
-const TUNING: Partial<RaftDriverTuning> = { tickMs: 50, electionTicks: 10, snapshotThreshold: 200, trailingEntries: 50 };
+const TUNING: Partial<RaftDriverTuning> = { tickMs: 50, electionTicks: 10, snapshotThreshold: 200, snapshotIntervalMs: 0, trailingEntries: 50 };
 const RPC_TUNING = { backoffBaseMs: 10, backoffMaxMs: 50, handshakeTimeoutMs: 2_000, requestTimeoutMs: 5_000 };
 
 const harnesses: DriverHarness[] = [];

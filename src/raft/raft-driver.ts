@@ -159,6 +159,8 @@ export class RaftDriver {
   private applied = 0n;
   /** Highest index this server handed to a local proposal. */
   private lastProposed = 0n;
+  /** performance.now() before which the snapshot threshold is not checked (tuning.snapshotIntervalMs). */
+  private nextSnapshotCheck = 0;
 
   private readonly proposals: ProposalTracker;
   private readonly reads: ReadWaiters;
@@ -497,7 +499,11 @@ export class RaftDriver {
 
   private compactionDue(): boolean {
     const every = this.tuning.snapshotThreshold;
-    return every > 0 && this.applied - this.view.snapshotMeta().index >= BigInt(every);
+    if (every <= 0 || performance.now() < this.nextSnapshotCheck) return false;
+    if (this.applied - this.view.snapshotMeta().index < BigInt(every)) return false;
+    const interval = this.tuning.snapshotIntervalMs;
+    this.nextSnapshotCheck = performance.now() + interval + (interval > 0 ? this.random(interval) : 0);
+    return true;
   }
 
   /**

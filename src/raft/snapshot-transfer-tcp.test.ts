@@ -89,7 +89,7 @@ function cluster(): DriverHarness {
     // Memory storage outlives a stopped driver: a restart finds what was "on disk".
     storage: async (_id, previous) => previous ?? createMemoryStorage(),
     // Election timeout 0.5-1 s: no failover wanted here, even on a loaded 2-core box.
-    tuning: { tickMs: 20, electionTicks: 25, snapshotThreshold: 50, trailingEntries: 10 },
+    tuning: { tickMs: 20, electionTicks: 25, snapshotThreshold: 50, snapshotIntervalMs: 0, trailingEntries: 10 },
   });
   harnesses.push(h);
   return h;
