@@ -143,7 +143,18 @@ export class MemoryLogView implements LogView {
       throw misuse(`entries(${lo}, ${hi}) outside ${this.firstIndex()}..${this.lastIndex()}`);
     }
     const from = Number(lo - this.baseIndex - 1n);
-    return limitSize(this.ents.slice(from, from + Number(hi - lo)), maxBytes);
+    let to = from + Number(hi - lo);
+    if (maxBytes !== undefined && to > from) {
+      // Find the end before copying: a lagging follower's range may span the whole log.
+      let size = this.ents[from]!.data.length;
+      let end = from + 1;
+      for (; end < to; end++) {
+        size += this.ents[end]!.data.length;
+        if (size > maxBytes) break;
+      }
+      to = end;
+    }
+    return this.ents.slice(from, to);
   }
 
   /**
@@ -158,7 +169,11 @@ export class MemoryLogView implements LogView {
     if (ents[0]!.index <= this.baseIndex) ents = ents.slice(Number(this.baseIndex + 1n - ents[0]!.index));
     const first = ents[0]!.index;
     if (first > this.lastIndex() + 1n) throw misuse(`append at ${first} leaves a gap after ${this.lastIndex()}`);
-    this.ents = this.ents.slice(0, Number(first - this.baseIndex - 1n)).concat(ents);
+    // In place: a copy per append made every Ready O(log length) (it showed as 10 % of a
+    // leader's time under load with a 30,000-entry log). A conflicting suffix is cut first.
+    const keep = Number(first - this.baseIndex - 1n);
+    if (keep < this.ents.length) this.ents.length = keep;
+    for (const e of ents) this.ents.push(e);
   }
 
   /** Replaces the whole log with a snapshot received from the leader (after persisting it). */
