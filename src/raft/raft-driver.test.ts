@@ -98,6 +98,25 @@ describe('RaftDriver over InmemTransport with memory storage', () => {
     expect(back.sm.getNode('c-0')).toBeDefined();
   }, 15_000);
 
+  it('concurrent proposals on the leader reach a follower batched: far fewer MsgApps than commands, each command at its own index', async () => {
+    const { h } = inmemCluster(['n1', 'n2', 'n3']);
+    await h.start();
+    const leader = await h.leader();
+    const follower = h.live().find((s) => s !== leader)!;
+    let appends = 0;
+    follower.transport.onMessage((_from, v) => {
+      const m = (v as { raft?: { type?: string; entries?: unknown[] } }).raft;
+      if (m?.type === 'MsgApp' && (m.entries?.length ?? 0) > 0) appends++;
+    });
+    const results = await Promise.all(Array.from({ length: 200 }, (_, i) => leader.log.propose(registerCommand(`batch-${i}`))));
+    const indexes = results.map((r) => r.index);
+    expect(new Set(indexes).size).toBe(200);
+    await h.allApplied(indexes.reduce((a, b) => (a > b ? a : b)));
+    for (let i = 0; i < 200; i++) expect(follower.sm.getNode(`batch-${i}`)).toBeDefined();
+    // One proposal per MsgApp would be 200 (the core sends at most 64 entries per MsgApp, so >= 4).
+    expect(appends).toBeLessThanOrEqual(20);
+  });
+
   it('a follower forwards a proposal to the leader and sees its own write; with forwarding off it gets NOT_LEADER naming the leader', async () => {
     const { h } = inmemCluster(['n1', 'n2', 'n3'], { tuningFor: (id) => (id === 'n3' ? { forwardProposals: false } : undefined) });
     await h.start();

@@ -30,7 +30,7 @@ import { ERR, HeraldError } from '../errors.ts';
 import { silentLogger, type Logger } from '../log.ts';
 import type { Transport } from '../rpc/transport.ts';
 import type { Storage } from '../storage/storage.ts';
-import { decodeConfChange, MemoryLogView, RaftNode, type Entry, type Message, type Ready, type Refusal, type Role, type Snapshot } from './core/index.ts';
+import { decodeConfChange, MemoryLogView, RaftNode, type Entry, type Message, type ProposeResult, type Ready, type Refusal, type Role, type Snapshot } from './core/index.ts';
 import { resolveDriverTuning, type RaftDriverTuning } from './driver-config.ts';
 import { fromRemote, RAFT_METHOD, readApplied, readProposeBody, readServerBody } from './forwarding.ts';
 import { decodePeersEntry, decodeSnapshotData, encodePeersEntry, encodeSnapshotData, isDriverEntry, type Peers } from './peer-book.ts';
@@ -118,6 +118,13 @@ interface AppliedWaiter {
   readonly reject: (e: unknown) => void;
 }
 
+/** A leader's proposal waiting to be appended with the others queued in the same Ready's time (flushProposals). */
+interface QueuedProposal {
+  readonly data: Buffer;
+  /** Called once: with the tracked outcome when appended, or the core's refusal. */
+  readonly settle: (out: { applied: Promise<Applied> } | { refused: ProposeResult & { ok: false } }) => void;
+}
+
 interface LeaderWaiter {
   readonly match: (leader: string | undefined) => boolean;
   readonly resolve: (leader: string | undefined) => void;
@@ -159,6 +166,10 @@ export class RaftDriver {
   private applied = 0n;
   /** Highest index this server handed to a local proposal. */
   private lastProposed = 0n;
+  /** Leader proposals not yet handed to the core: appended together before the next Ready. */
+  private queued: QueuedProposal[] = [];
+  /** Resolved by the next flushProposals (validateOnLeader waits for queued commands to get indexes). */
+  private flushWaiters: Array<() => void> = [];
   /** performance.now() before which the snapshot threshold is not checked (tuning.snapshotIntervalMs). */
   private nextSnapshotCheck = 0;
 
@@ -233,6 +244,10 @@ export class RaftDriver {
     this.serveForwarding();
     this.state = 'running';
     this.ticker.start();
+    // The first threshold check comes a random part of an interval after start, so servers
+    // started together do not all stall on their first snapshot at the same moment.
+    const interval = this.tuning.snapshotIntervalMs;
+    if (interval > 0) this.nextSnapshotCheck = performance.now() + this.random(interval);
     // The only voter need not wait out an election timeout: nobody else could win.
     if (this.voters.length === 1 && this.voters[0] === this.id) this.node.campaign();
     this.pump();
@@ -292,6 +307,9 @@ export class RaftDriver {
     const cause = this.failure;
     this.proposals.rejectAll(cause ? `the driver stopped: ${(cause as Error).message}` : 'the driver stopped');
     const stopped = () => this.stoppedError();
+    // Never appended: definitely not applied.
+    for (const q of this.queued.splice(0)) q.settle({ applied: Promise.reject(stopped()) });
+    for (const w of this.flushWaiters.splice(0)) w();
     this.reads.rejectAll(stopped);
     for (const w of this.appliedWaiters) w.reject(stopped());
     this.appliedWaiters = [];
@@ -343,7 +361,9 @@ export class RaftDriver {
 
   /** Starts the loop unless it runs (it looks for more work before it stops). */
   private pump(): void {
-    if (this.loop || this.state !== 'running' || !this.node.hasReady()) return;
+    if (this.loop || this.state !== 'running') return;
+    this.flushProposals();
+    if (!this.node.hasReady()) return;
     this.loop = this.runLoop().finally(() => {
       this.loop = undefined;
       // Input that arrived on a microtask after the loop's last look must not wait for a tick.
@@ -354,7 +374,12 @@ export class RaftDriver {
   private async runLoop(): Promise<void> {
     try {
       for (;;) {
-        while (this.state === 'running' && this.node.hasReady()) await this.handleReady(this.node.ready());
+        this.flushProposals();
+        while (this.state === 'running' && this.node.hasReady()) {
+          await this.handleReady(this.node.ready());
+          // What queued while that Ready persisted goes out as one batch in the next.
+          this.flushProposals();
+        }
         if (this.state !== 'running' || !this.compactionDue()) return;
         await this.snapshotAndCompact();
       }
@@ -542,8 +567,13 @@ export class RaftDriver {
 
   private async proposeOnce(data: Buffer, mayWaitForLeader: boolean): Promise<Applied> {
     this.checkRunning();
-    if (this.role === 'leader') await this.validateOnLeader(data);
-    const r = this.node.propose(data);
+    let r: ProposeResult;
+    if (this.role === 'leader') {
+      await this.validateOnLeader(data);
+      const out = await this.proposeQueued(data);
+      if ('applied' in out) return out.applied;
+      r = out.refused;
+    } else r = this.node.propose(data);
     if (r.ok) return this.trackLocal(r.index, r.term);
     if (r.reason !== 'not-leader') throw refused(r.reason, 'proposal');
     const leader = r.leader ?? this.leader;
@@ -555,6 +585,36 @@ export class RaftDriver {
       this.checkRunning();
     }
     return this.forwardPropose(data, leader);
+  }
+
+  /**
+   * Queues a leader's command; the loop appends everything queued at once before its next
+   * Ready (flushProposals), so under load one MsgApp per follower carries a whole batch (and
+   * gets one answer) instead of one message and one answer per command.
+   */
+  private proposeQueued(data: Buffer): Promise<{ applied: Promise<Applied> } | { refused: ProposeResult & { ok: false } }> {
+    return new Promise((settle) => {
+      this.queued.push({ data, settle });
+      this.pump();
+    });
+  }
+
+  /** Appends the queued commands as consecutive entries (one proposeMany) and tracks each. */
+  private flushProposals(): void {
+    const batch = this.queued;
+    if (batch.length > 0 && this.state === 'running') {
+      this.queued = [];
+      const r = this.node.proposeMany(batch.map((q) => q.data));
+      if (!r.ok) for (const q of batch) q.settle({ refused: r });
+      else {
+        if (r.index > this.lastProposed) this.lastProposed = r.index;
+        const first = r.index - BigInt(batch.length - 1);
+        batch.forEach((q, i) => q.settle({ applied: this.proposals.track(first + BigInt(i), r.term) }));
+      }
+    }
+    const waiters = this.flushWaiters;
+    this.flushWaiters = [];
+    for (const w of waiters) w();
   }
 
   private trackLocal(index: bigint, term: bigint): Promise<Applied> {
@@ -574,6 +634,8 @@ export class RaftDriver {
     try {
       this.sm.validate(data);
     } catch (err) {
+      // Commands queued but not yet appended count as in flight: wait for them to get indexes.
+      if (this.queued.length > 0) await new Promise<void>((resolve) => this.flushWaiters.push(resolve));
       if (this.lastProposed <= this.applied) throw err;
       await this.waitForApplied(this.lastProposed, this.tuning.proposalTimeoutMs).catch(() => undefined);
       this.checkRunning();
@@ -600,9 +662,12 @@ export class RaftDriver {
       leaderOnly();
       const data = readProposeBody(body);
       await this.validateOnLeader(data);
-      const r = this.node.propose(data);
-      if (!r.ok) throw r.reason === 'not-leader' ? notLeader(this.id, this.hint(r.leader)) : refused(r.reason, 'proposal');
-      const applied = await this.trackLocal(r.index, r.term);
+      const out = await this.proposeQueued(data);
+      if ('refused' in out) {
+        const r = out.refused;
+        throw r.reason === 'not-leader' ? notLeader(this.id, this.hint(r.leader)) : refused(r.reason, 'proposal');
+      }
+      const applied = await out.applied;
       return { index: applied.index, result: applied.result };
     });
     this.transport.handle(RAFT_METHOD.addServer, async (body) => {

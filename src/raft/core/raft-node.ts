@@ -79,6 +79,15 @@ export class RaftNode {
   }
 
   /**
+   * propose() for several commands at once: consecutive entries, one broadcast (one MsgApp per
+   * follower for the batch). `index` is the last entry's; the i-th of n is at index - (n-1-i).
+   * All or nothing: refused as propose() is. `datas` must not be empty.
+   */
+  proposeMany(datas: readonly (Buffer | Uint8Array)[]): ProposeResult {
+    return this.raft.proposeMany(datas.map((d) => ({ kind: 'normal' as const, data: Buffer.from(d) })));
+  }
+
+  /**
    * Proposes adding or removing one voter. Takes effect when the entry is applied (advance()
    * past the Ready carrying it in committedEntries), on every server. Refused with
    * 'conf-pending' while an earlier change (or this term's no-op) is unapplied, 'invalid' when

@@ -721,10 +721,19 @@ export class Raft {
   }
 
   propose(kind: 'normal' | 'conf', data: Buffer): ProposeResult {
+    return this.proposeMany([{ kind, data }]);
+  }
+
+  /**
+   * Appends every item as consecutive entries and broadcasts once, so one MsgApp per follower
+   * carries the whole batch (one message, one response) rather than one per entry. The result's
+   * index is the LAST entry's; item i sits at index - (items.length - 1 - i).
+   */
+  proposeMany(items: { kind: 'normal' | 'conf'; data: Buffer }[]): ProposeResult {
     // A leader that was removed but has not applied that yet takes no new work.
     if (this.role !== 'leader' || !this.voters.includes(this.id)) return this.notLeader();
     if (this.leadTransferee !== undefined) return { ok: false, reason: 'transferring' };
-    const index = this.appendEntries([{ kind, data }]);
+    const index = this.appendEntries(items);
     this.bcastAppend();
     return { ok: true, index, term: this.term };
   }
