@@ -290,6 +290,13 @@ export interface ReadAccess {
    * local replica does not catch up in time.
    */
   readPoint(mode: ReadMode): Promise<void> | undefined;
+  /**
+   * The leader's server RPC address, `""` when none is known (`/v1/status/leader`; a client
+   * agent reports what its server last told it, as Consul's client agents forward the call).
+   */
+  leaderAddress(): string;
+  /** The voters' server RPC addresses (`/v1/status/peers`). */
+  peers(): string[];
 }
 
 /** One server of the Raft configuration (`/v1/operator/raft/configuration`). */
@@ -305,10 +312,6 @@ export interface RaftServer {
 
 /** What a server agent tells the HTTP API about its Raft cluster (consul-compat.md §3.8, §3.10, §4). */
 export interface ClusterAccess extends ReadAccess {
-  /** The leader's server RPC address, `""` when there is none. */
-  leaderAddress(): string;
-  /** The voters' server RPC addresses. */
-  peers(): string[];
   configuration(): { servers: RaftServer[]; index: bigint };
   /** Removes a voter by id or by address; rejects when none matches or the change is refused. */
   removePeer(by: { id?: string; address?: string }): Promise<void>;

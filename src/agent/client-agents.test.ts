@@ -112,6 +112,14 @@ describe('client agents (3 servers + 2 clients, real processes)', () => {
     expect(nodes).toEqual(['client-a', 'client-b', 's1', 's2', 's3']);
     // B serves reads from its own replica: it has no Raft, and its catalog came from a stream.
     expect(b.out).toMatch(/client agent: following the servers at/);
+    // /v1/status on a client agent names the cluster's leader and voters, as on a server.
+    const leader = JSON.parse((await http(servers[0]!, '/v1/status/leader')).text) as string;
+    const peers = (JSON.parse((await http(servers[0]!, '/v1/status/peers')).text) as string[]).sort();
+    expect(leader).toMatch(/^127\.0\.0\.1:\d+$/);
+    for (const c of [a, b]) {
+      await until(`${c.name} to name the leader`, async () => JSON.parse((await http(c, '/v1/status/leader')).text) === leader, 5_000);
+      expect((JSON.parse((await http(c, '/v1/status/peers')).text) as string[]).sort()).toEqual(peers);
+    }
   }, 15_000);
 
   it('sees a write acknowledged by one server in default reads on a lagging follower and on the client that follows it, at once (read-your-writes)', async () => {

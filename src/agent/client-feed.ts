@@ -43,7 +43,7 @@ export type FeedItem =
   | { readonly kind: 'servers'; readonly addresses: string[]; readonly lastIndex: bigint; readonly plugins: string[] }
   | { readonly kind: 'snapshot'; readonly index: bigint; readonly offset: number; readonly total: number; readonly data: Buffer }
   | { readonly kind: 'entry'; readonly index: bigint; readonly data: Buffer }
-  | { readonly kind: 'keepalive'; readonly knownLeader: boolean; readonly lastContactMs: number };
+  | { readonly kind: 'keepalive'; readonly knownLeader: boolean; readonly lastContactMs: number; readonly leader?: string };
 
 /**
  * How often a subscriber hears the server's leader facts. 250 ms: a client agent's
@@ -68,6 +68,8 @@ export interface ChangeFeedOptions {
   readonly log: Logger;
   /** This server's leader facts for keepalives (read-point.ts); default: its own leader (a single node, tests). */
   readonly leader?: () => LeaderFacts;
+  /** The leader's server RPC address for keepalives (`""` when none is known); default `""`. */
+  readonly leaderAddress?: () => string;
   /** Keepalive period in ms (default KEEPALIVE_MS). */
   readonly keepaliveMs?: number;
 }
@@ -140,7 +142,7 @@ export class ChangeFeed {
   /** Writes the server's leader facts; resolves with when (performance.now()). */
   private async keepalive(sink: StreamSink): Promise<number> {
     const facts = this.opts.leader?.() ?? { knownLeader: true, lastContactMs: 0 };
-    await sink.write({ kind: 'keepalive', knownLeader: facts.knownLeader, lastContactMs: facts.lastContactMs } satisfies FeedItem);
+    await sink.write({ kind: 'keepalive', knownLeader: facts.knownLeader, lastContactMs: facts.lastContactMs, leader: this.opts.leaderAddress?.() ?? '' } satisfies FeedItem);
     return performance.now();
   }
 

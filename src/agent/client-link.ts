@@ -108,6 +108,10 @@ export class ClientLink implements ReplicatedLog {
   private heardAt = 0;
   /** The server's leader facts in that keepalive. */
   private serverFacts: LeaderFacts = { knownLeader: false, lastContactMs: 0 };
+  /** The leader's server RPC address in that keepalive (`""`: none known). */
+  private leaderAddr = '';
+  /** The voters' server RPC addresses, as the last subscription reported them. */
+  private voters: string[] = [];
   /** A stream is delivering items now. */
   private following = false;
 
@@ -193,6 +197,7 @@ export class ClientLink implements ReplicatedLog {
               return;
             }
             for (const a of item.addresses) if (a && !this.servers.includes(a)) this.servers.push(a);
+            this.voters = item.addresses.filter((a) => a !== '');
             target = item.lastIndex;
           } else if (item.kind === 'snapshot') {
             if (item.offset === 0) snapshot = { index: item.index, asm: new ChunkAssembler(item.total) };
@@ -208,6 +213,7 @@ export class ClientLink implements ReplicatedLog {
           } else if (item.kind === 'keepalive') {
             this.heardAt = performance.now();
             this.serverFacts = { knownLeader: item.knownLeader === true, lastContactMs: typeof item.lastContactMs === 'number' ? item.lastContactMs : 0 };
+            this.leaderAddr = typeof item.leader === 'string' ? item.leader : '';
           }
           if (this.caughtUp && target >= 0n && this.applied_ >= target) {
             this.caughtUp();
@@ -322,6 +328,16 @@ export class ClientLink implements ReplicatedLog {
     const now = performance.now();
     if (this.heardAt === 0) return { knownLeader: false, lastContactMs: Math.round(now - this.startedAt) };
     return { knownLeader: this.following && this.serverFacts.knownLeader, lastContactMs: Math.round(now - this.heardAt + this.serverFacts.lastContactMs) };
+  }
+
+  /** `/v1/status/leader` on a client agent: the leader its server named, while leaderInfo says one is known. */
+  leaderAddress(): string {
+    return this.leaderInfo().knownLeader ? this.leaderAddr : '';
+  }
+
+  /** `/v1/status/peers` on a client agent: the voters its server last reported. */
+  peers(): string[] {
+    return [...this.voters];
   }
 
   /**

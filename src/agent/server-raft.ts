@@ -134,7 +134,7 @@ export class ServerRaft {
   ) {
     this.self = self;
     this.reads = new ServerReads(transport);
-    this.feed = new ChangeFeed({ sm: opts.sm, plugins: self.plugins, log: opts.log.named('feed'), leader: () => this.reads.leaderInfo() });
+    this.feed = new ChangeFeed({ sm: opts.sm, plugins: self.plugins, log: opts.log.named('feed'), leader: () => this.reads.leaderInfo(), leaderAddress: () => this.leaderAddress() });
   }
 
   /** The driver; throws RAFT_STOPPED before the server has formed or joined a cluster. */

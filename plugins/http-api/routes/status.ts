@@ -1,6 +1,7 @@
 /**
  * `/v1/status/*` (consul-compat.md §3.8). On a server, the Raft leader's and voters' server RPC
- * addresses (`""` while there is no leader). A single-node Herald agent is its own Raft leader,
+ * addresses (`""` while there is no leader); on a client agent, the same as its server last
+ * reported them (Consul's client agents forward these calls to a server). A single-node Herald agent is its own Raft leader,
  * so the leader and the only peer are this node's server address, `<address>:8300` (Consul's
  * server RPC port). No ACLs and no blocking headers, as in Consul.
  */
@@ -20,14 +21,14 @@ export function serverAddress(address: string): string {
 export function statusRoutes(app: FastifyInstance, ctx: RouteContext): void {
   methodRoutes(app, '/v1/status/leader', {
     GET: (req, reply) => {
-      const cluster = ctx.core.cluster?.();
-      return sendJson(reply, cluster ? cluster.leaderAddress() : serverAddress(ctx.agent.node().address), wantsPretty(ctx, req));
+      const reads = ctx.core.reads?.();
+      return sendJson(reply, reads ? reads.leaderAddress() : serverAddress(ctx.agent.node().address), wantsPretty(ctx, req));
     },
   });
   methodRoutes(app, '/v1/status/peers', {
     GET: (req, reply) => {
-      const cluster = ctx.core.cluster?.();
-      return sendJson(reply, cluster ? cluster.peers() : [serverAddress(ctx.agent.node().address)], wantsPretty(ctx, req));
+      const reads = ctx.core.reads?.();
+      return sendJson(reply, reads ? reads.peers() : [serverAddress(ctx.agent.node().address)], wantsPretty(ctx, req));
     },
   });
 }
