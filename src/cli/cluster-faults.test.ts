@@ -2,10 +2,10 @@
  * Real processes, real faults (Jepsen-style, issue 5 item 5, distributed-anchors §1.5, §4.2,
  * goals G2/G12/G13/G15): three `herald agent -server` processes and two client agents, each its
  * own process under its own uid on its own 127.0.0.x, all inside a network namespace made for
- * the run (src/cli/fault-netns.ts). Concurrent clients write, CAS and read with ?consistent
- * through servers and client agents (a client agent forwards writes to a server, and answers a
- * consistent read once its replica has applied a quorum-confirmed read point it asked a server
- * for: src/agent/read-point.ts), while a nemesis carries out a seeded plan of faults
+ * the run (src/cli/fault-netns.ts). Concurrent clients write, CAS and read (half with
+ * ?consistent, half in the default mode) through servers and client agents (a client agent
+ * forwards writes to a server, and answers a read once its replica has applied the read point
+ * it asked a server for: src/agent/read-point.ts), while a nemesis carries out a seeded plan of faults
  * (src/cli/fault-schedule.ts), one at a time: always a SIGKILL + restart of the leader, a
  * SIGSTOP/SIGCONT of the leader and an isolation of the leader (nftables inside the namespace),
  * plus two drawn from: a follower killed, paused or isolated, a one-way cut between the leader
@@ -87,7 +87,7 @@ describe.skipIf(skip !== undefined)(`3 servers + 2 client agents as processes un
       const summary =
         `seed ${SEED}; plan ${describePlan(PLAN)}; ${w.history.length} ops recorded (${w.stats.ok} ok, ${w.stats.casFalse} cas false, ` +
         `${w.stats.indeterminate} indeterminate, ${w.stats.dropped} left out), ${w.stats.ackedWrites} acknowledged writes (${via(w.stats.ackedVia)}), ` +
-        `${w.stats.reads} consistent reads answered (${via(w.stats.readsVia)}), ` +
+        `${w.stats.reads} reads answered, default and ?consistent (${via(w.stats.readsVia)}), ` +
         `completed-op latency p50 ${pct(0.5)} ms, p99 ${pct(0.99)} ms; ` +
         `faults:\n  ${faults.join('\n  ')}\nchecker: ${formatCheckResult(versionedKvModel, result)}`;
       console.log(summary.split('\nchecker:')[0] + `\nchecker: ${result.ok === true ? `linearizable (${result.partitions} keys, ${result.steps} steps)` : 'see failure'}`);
@@ -96,11 +96,11 @@ describe.skipIf(skip !== undefined)(`3 servers + 2 client agents as processes un
       expect(records.map((r) => r.kind)).toEqual(PLAN.map((f) => f.kind));
       for (const kind of REQUIRED_FAULTS) expect(records.map((r) => r.kind)).toContain(kind);
       expect(w.stats.ackedWrites).toBeGreaterThan(20);
-      expect(w.stats.reads, 'consistent reads answered').toBeGreaterThan(20);
+      expect(w.stats.reads, 'reads answered').toBeGreaterThan(20);
       // Client agents took part: writes acknowledged and reads answered through each of them.
       for (const n of c.clients) {
         expect(w.stats.ackedVia[n.name] ?? 0, `writes acknowledged through ${n.name}`).toBeGreaterThan(0);
-        expect(w.stats.readsVia[n.name] ?? 0, `consistent reads answered by ${n.name}`).toBeGreaterThan(0);
+        expect(w.stats.readsVia[n.name] ?? 0, `reads answered by ${n.name}`).toBeGreaterThan(0);
       }
       // The cuts really cut, and the client agent died with a write in its hands.
       for (const r of records) {
