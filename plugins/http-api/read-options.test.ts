@@ -21,6 +21,12 @@ describe('parseReadOptions (Consul parseConsistency)', () => {
     expect(() => parseReadOptions({ max_stale: 'soon' })).toThrow('Invalid max_stale value "soon"');
   });
 
+  it('keeps a positive ?max_stale as a bound in ms', () => {
+    expect(parseReadOptions({ max_stale: '1500ms' }).maxStaleMs).toBe(1500);
+    expect(parseReadOptions({ max_stale: '0s' }).maxStaleMs).toBeUndefined();
+    expect(parseReadOptions({ stale: '' }).maxStaleMs).toBeUndefined();
+  });
+
   it('counts ?cached only where the endpoint supports it', () => {
     expect(parseReadOptions({ cached: '' }, true).cached).toBe(true);
     expect(parseReadOptions({ cached: '' }, false).cached).toBe(false);

@@ -15,6 +15,8 @@ export interface ReadOptions {
   consistency: Consistency;
   /** `?cached` on an endpoint that supports the agent cache: adds X-Cache/Age. */
   cached: boolean;
+  /** `?max_stale=<dur>` (> 0): a stale read whose LastContact is older is re-asked of the leader (route-context readPoint). */
+  maxStaleMs?: number;
 }
 
 /**
@@ -27,6 +29,7 @@ export function parseReadOptions(q: Query, cacheable = false): ReadOptions {
   const consistent = hasFlag(q, 'consistent');
   const cached = cacheable && hasFlag(q, 'cached');
   const maxStale = firstParam(q, 'max_stale');
+  let maxStaleMs: number | undefined;
   if (maxStale !== undefined && maxStale !== '') {
     let ms: number;
     try {
@@ -34,11 +37,16 @@ export function parseReadOptions(q: Query, cacheable = false): ReadOptions {
     } catch {
       throw badRequest(`Invalid max_stale value ${JSON.stringify(maxStale)}`);
     }
-    if (ms > 0) stale = true;
+    if (ms > 0) {
+      stale = true;
+      maxStaleMs = ms;
+    }
   }
   if (stale && consistent) throw badRequest('Cannot specify ?stale with ?consistent, conflicting semantics.');
   if (cached && consistent) throw badRequest('Cannot specify ?cached with ?consistent, conflicting semantics.');
-  return { consistency: consistent ? 'consistent' : stale ? 'stale' : 'leader', cached };
+  const out: ReadOptions = { consistency: consistent ? 'consistent' : stale ? 'stale' : 'leader', cached };
+  if (maxStaleMs !== undefined) out.maxStaleMs = maxStaleMs;
+  return out;
 }
 
 /**

@@ -47,7 +47,12 @@ export function wantsPretty(ctx: RouteContext, req: FastifyRequest): boolean {
 export function readPoint(ctx: HttpApiDeps, opts: ReadOptions): Promise<void> | undefined {
   // Undefined (nothing to await) on a single node, for ?stale and for the leader's default
   // reads: the common read path stays synchronous up to the send.
-  return ctx.core.reads?.()?.readPoint(opts.consistency);
+  const reads = ctx.core.reads?.();
+  if (!reads) return undefined;
+  // ?max_stale: local state older than asked is re-asked of the leader, as Consul does; the
+  // X-Consul-Effective-Consistency header then says `leader`.
+  if (opts.consistency === 'stale' && opts.maxStaleMs !== undefined && reads.leaderInfo().lastContactMs > opts.maxStaleMs) opts.consistency = 'leader';
+  return reads.readPoint(opts.consistency);
 }
 
 /** A catalog/health read: one watched resource, its index, and the body built after any wait. */
