@@ -41,9 +41,8 @@
  *   --out DIR [BENCH_OUT=bench/out]
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { cpus, loadavg, release, tmpdir } from 'node:os';
+import { mkdtemp } from 'node:fs/promises';
+import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { VERSION } from '../../src/version.ts';
@@ -70,7 +69,7 @@ import {
   type ThroughputRun,
 } from './report.ts';
 import { summarizeMs } from './stats.ts';
-import { runAsMain, writeBenchReport } from '../bench-main.ts';
+import { hostFacts, runAsMain, stopBench, writeBenchReport } from '../bench-main.ts';
 import { benchFlags } from '../bench-flags.ts';
 import { sleep, waitQuiet } from '../quiet-cores.ts';
 
@@ -283,9 +282,7 @@ async function runSystem(reaper: ProcessReaper, kind: SystemKind, o: ClusterBenc
     }
     return res;
   } finally {
-    const stuck = await reaper.stopAll();
-    if (stuck.length) log(`could not stop: ${stuck.join(', ')}`);
-    await rm(work, { recursive: true, force: true });
+    await stopBench(reaper, work, log);
   }
 }
 
@@ -324,11 +321,7 @@ export async function runClusterBench(o: ClusterBenchOptions): Promise<ClusterBe
       when: new Date().toISOString(),
       command: process.env.BENCH_COMMAND ?? `node --import tsx bench/cluster/orchestrate.ts ${process.argv.slice(2).join(' ')}`.trim(),
       machine: {
-        cpu: /^model name\s*:\s*(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.trim() ?? 'unknown',
-        cpus: cpus().length,
-        kernel: release(),
-        node: process.version,
-        herald: VERSION,
+        ...hostFacts(),
         etcd: etcdVersion() ?? 'not installed',
         autocannon: AUTOCANNON_VERSION,
         'load average before (1/5/15 min)': loadBefore,

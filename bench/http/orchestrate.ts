@@ -33,7 +33,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { cpus, release, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -48,7 +48,7 @@ import { WatcherPool, type WatcherTarget } from './blocked-watchers.ts';
 import { benchServiceNames, benchServicesConfig, checkIdOf } from './catalog-config.ts';
 import type { CapturedRoute } from './ceiling-server.ts';
 import { renderMarkdown, summarize, type HttpBenchReport, type RunRecord, type ServerKind, type WatcherFigure } from './report.ts';
-import { runAsMain, writeBenchReport } from '../bench-main.ts';
+import { runAsMain, stopBench, writeBenchReport } from '../bench-main.ts';
 import { benchFlags } from '../bench-flags.ts';
 import { FOREIGN_BUSY, sleep, waitQuiet } from '../quiet-cores.ts';
 
@@ -383,10 +383,7 @@ export async function runHttpBench(o: HttpBenchOptions): Promise<HttpBenchReport
       notes,
     };
   } finally {
-    const stuck = await reaper.stopAll();
-    if (stuck.length) log(`could not stop: ${stuck.join(', ')}`);
-    uninstall();
-    await rm(work, { recursive: true, force: true });
+    await stopBench(reaper, work, log, uninstall);
   }
 }
 

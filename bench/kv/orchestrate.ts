@@ -35,13 +35,12 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { cpus, release, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { agentArgs, freePort, HERALD_BIN, waitForAgent } from '../../plugins/http-api/clients/agent-process.ts';
-import { VERSION } from '../../src/version.ts';
 import { busyBetween, readCoreTimes } from '../dns/cpu-busy.ts';
 import { parseStat } from '../dns/proc-status.ts';
 import { ProcessReaper, type Tracked } from '../dns/process-reaper.ts';
@@ -50,7 +49,7 @@ import type { CapturedRoute } from '../http/ceiling-server.ts';
 import { detectGateway, etcdArgs, etcdCount, etcdGet, etcdHealthy, etcdPut, etcdVersion } from './etcd.ts';
 import { START_MARKER, type LoadSpec, type Workload } from './load-runner.ts';
 import { judgeTargets, renderMarkdown, summarize, type KvBenchReport, type KvCase, type KvRunRecord, type KvServer } from './report.ts';
-import { runAsMain, writeBenchReport } from '../bench-main.ts';
+import { hostFacts, runAsMain, stopBench, writeBenchReport } from '../bench-main.ts';
 import { benchFlags } from '../bench-flags.ts';
 import { FOREIGN_BUSY, sleep, waitQuiet } from '../quiet-cores.ts';
 
@@ -335,11 +334,7 @@ export async function runKvBench(o: KvBenchOptions): Promise<KvBenchReport> {
       when: new Date().toISOString(),
       command: process.env.BENCH_COMMAND ?? `node --import tsx bench/kv/orchestrate.ts ${process.argv.slice(2).join(' ')}`.trim(),
       machine: {
-        cpu: /^model name\s*:\s*(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.trim() ?? 'unknown',
-        cpus: cpus().length,
-        kernel: release(),
-        node: process.version,
-        herald: VERSION,
+        ...hostFacts(),
         etcd: etcdVer ?? 'not run',
         fastify: (require('fastify/package.json') as { version: string }).version,
         autocannon: AUTOCANNON_VERSION,
@@ -372,10 +367,7 @@ export async function runKvBench(o: KvBenchOptions): Promise<KvBenchReport> {
       notes,
     };
   } finally {
-    const stuck = await reaper.stopAll();
-    if (stuck.length) log(`could not stop: ${stuck.join(', ')}`);
-    uninstall();
-    await rm(work, { recursive: true, force: true });
+    await stopBench(reaper, work, log, uninstall);
   }
 }
 

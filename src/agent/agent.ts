@@ -18,7 +18,7 @@ import { StateMachine } from '../catalog/state-machine.ts';
 import { LocalLog, type ReplicatedLog } from '../raft/local-log.ts';
 import { DurableLog } from '../raft/durable-log.ts';
 import { openStorage, storageDir } from '../storage/open-storage.ts';
-import type { Storage } from '../storage/storage.ts';
+import type { StableStore, Storage } from '../storage/storage.ts';
 import { parseArchiveState, readSnapshotArchive, writeSnapshotArchive } from '../catalog/snapshot-archive.ts';
 import { CatalogView } from '../view/catalog-view.ts';
 import { AnswerCache } from '../dns/answer-cache.ts';
@@ -262,7 +262,12 @@ export class Agent {
         (report.snapshotIndex > 0n ? `restored the snapshot at ${report.snapshotIndex}, ` : 'no snapshot, ') +
         `replayed ${report.replayed} entries${report.undecodable ? ` (${report.undecodable} undecodable, dropped)` : ''}; index ${durable.lastIndex}`,
     );
-    this.registrations = new LocalRegistrations(this.storage.stable, () => ({
+    this.registrations = this.apiRegistrations(this.storage.stable);
+  }
+
+  /** What the API registered (services, checks, maintenance), kept in `stable` across restarts. */
+  private apiRegistrations(stable: StableStore): LocalRegistrations {
+    return new LocalRegistrations(stable, () => ({
       services: this.local.serviceDefs().filter((d) => d.source === 'api'),
       checks: this.local.standaloneCheckDefs().filter((d) => d.source === 'api'),
       maintenance: this.local.maintenanceChecks(),
@@ -279,11 +284,7 @@ export class Agent {
     this.storage = await openStorage(config, { logger: this.log });
     this.server = await ServerRaft.start({ config, nodeId: config.nodeId, storage: this.storage, sm: this.sm, replicatedPlugins, log: this.log.named('raft') });
     this.log_ = this.server.log;
-    this.registrations = new LocalRegistrations(this.storage.stable, () => ({
-      services: this.local.serviceDefs().filter((d) => d.source === 'api'),
-      checks: this.local.standaloneCheckDefs().filter((d) => d.source === 'api'),
-      maintenance: this.local.maintenanceChecks(),
-    }));
+    this.registrations = this.apiRegistrations(this.storage.stable);
   }
 
   /**
@@ -316,11 +317,7 @@ export class Agent {
     // The catalog lives on the servers; the data dir keeps only what this agent registered through the API.
     if (config.storageEngine === 'rocksdb') {
       this.storage = await openStorage(config, { logger: this.log });
-      this.registrations = new LocalRegistrations(this.storage.stable, () => ({
-        services: this.local.serviceDefs().filter((d) => d.source === 'api'),
-        checks: this.local.standaloneCheckDefs().filter((d) => d.source === 'api'),
-        maintenance: this.local.maintenanceChecks(),
-      }));
+      this.registrations = this.apiRegistrations(this.storage.stable);
     }
   }
 

@@ -662,12 +662,7 @@ export class RaftDriver {
       leaderOnly();
       const data = readProposeBody(body);
       await this.validateOnLeader(data);
-      const out = await this.proposeQueued(data);
-      if ('refused' in out) {
-        const r = out.refused;
-        throw r.reason === 'not-leader' ? notLeader(this.id, this.hint(r.leader)) : refused(r.reason, 'proposal');
-      }
-      const applied = await out.applied;
+      const applied = await this.proposeOnLeader(data);
       return { index: applied.index, result: applied.result };
     });
     this.transport.handle(RAFT_METHOD.addServer, async (body) => {
@@ -744,10 +739,12 @@ export class RaftDriver {
     }
   }
 
+  /** A command proposed on the leader, with the others queued (proposeQueued); a refusal throws. */
   private async proposeOnLeader(data: Buffer): Promise<Applied> {
-    const r = this.node.propose(data);
-    if (!r.ok) throw r.reason === 'not-leader' ? notLeader(this.id, this.hint(r.leader)) : refused(r.reason, 'proposal');
-    return this.trackLocal(r.index, r.term);
+    const out = await this.proposeQueued(data);
+    if ('applied' in out) return out.applied;
+    const r = out.refused;
+    throw r.reason === 'not-leader' ? notLeader(this.id, this.hint(r.leader)) : refused(r.reason, 'proposal');
   }
 
   /** Proposes a conf change, waiting out 'conf-pending' (an earlier change, or a new leader's no-op) until the proposal timeout. */

@@ -20,7 +20,8 @@ Every step runs even after a failure, so one run shows every mismatch. The last 
 import json
 import sys
 import threading
-import traceback
+
+from consul_flow_steps import Flow
 
 try:
     import consul
@@ -35,35 +36,8 @@ SERVICE_ID = "web-py-1"
 CHECK_ID = "service:" + SERVICE_ID
 EXTRA_CHECK = "py-extra"
 
-results = []
-wire = []
-
-
-def observe(response, *args, **kwargs):
-    """requests response hook: remembers `METHOD path?query -> status` for the step report."""
-    req = response.request
-    path = req.path_url if hasattr(req, "path_url") else req.url
-    wire.append("%s %s -> %d" % (req.method, path, response.status_code))
-
-
-def step(name, fn, expect):
-    """Runs fn(); `expect(got)` returns None when it matches, else what was expected."""
-    first = len(wire)
-    try:
-        got = fn()
-        expected = expect(got)
-        ok = expected is None
-    except Exception as exc:  # a client exception is a mismatch, reported with its text
-        got = "%s: %s" % (type(exc).__name__, exc)
-        expected = "no exception"
-        ok = False
-        traceback.print_exc(file=sys.stderr)
-    rec = {"step": name, "ok": ok, "got": got, "http": wire[first:]}
-    if not ok:
-        rec["expected"] = expected
-    results.append(rec)
-    print(json.dumps(rec, default=str), flush=True)
-    return got if ok else None
+flow = Flow()
+step = flow.step
 
 
 def is_true(got):
@@ -73,7 +47,7 @@ def is_true(got):
 def main():
     port = int(sys.argv[1])
     c = consul.Consul(host="127.0.0.1", port=port)
-    c.http.session.hooks["response"].append(observe)
+    c.http.session.hooks["response"].append(flow.observe)
 
     step("agent.self Config.Datacenter",
          lambda: c.agent.self()["Config"]["Datacenter"],
@@ -128,7 +102,7 @@ def main():
     # race; prometheus-sd.test.ts proves the parking.)
     if index is not None:
         other = consul.Consul(host="127.0.0.1", port=port)  # requests sessions are not thread-safe
-        other.http.session.hooks["response"].append(observe)
+        other.http.session.hooks["response"].append(flow.observe)
         t = threading.Thread(target=lambda: other.agent.service.register("py-other", service_id="py-other-1", port=9000))
 
         def blocking_read():
@@ -162,10 +136,7 @@ def main():
          lambda nodes: None if nodes == [] else [])
     step("agent.service.deregister py-other", lambda: c.agent.service.deregister("py-other-1"), is_true)
 
-    failed = [r["step"] for r in results if not r["ok"]]
-    print(json.dumps({"summary": {"ok": not failed, "failed": failed, "steps": len(results),
-                                  "client_file": consul.__file__}}), flush=True)
-    return 1 if failed else 0
+    return flow.summary(client_file=consul.__file__)
 
 
 if __name__ == "__main__":

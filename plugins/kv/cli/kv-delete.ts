@@ -4,7 +4,7 @@
  */
 import { addHttpFlags, connectOrReport, FlagSet, parseOrExit } from '../../../src/plugin.ts';
 import { KvApi } from './kv-api.ts';
-import type { KvIo } from './kv-io.ts';
+import { keyArgument, type KvIo } from './kv-io.ts';
 
 const HELP = `
 Usage: herald kv delete [options] KEY_OR_PREFIX
@@ -33,12 +33,8 @@ export async function runKvDelete(argv: readonly string[], io: KvIo): Promise<nu
   const recurse = fs.bool('recurse', 'Recursively delete all keys with the path. The default value is false.');
   const args = parseOrExit(fs, argv, io);
   if (typeof args === 'number') return args;
-  if (args.length > 1) {
-    io.err(`Too many arguments (expected 1, got ${args.length})`);
-    return 1;
-  }
-  let key = args[0] ?? '';
-  if (key.startsWith('/')) key = key.slice(1);
+  const key = keyArgument(args, io);
+  if (typeof key === 'number') return key;
   if (key === '' && !recurse.value) {
     io.err('Error! Missing KEY argument');
     return 1;

@@ -5,7 +5,7 @@
  */
 import { addHttpFlags, connectOrReport, FlagSet, parseOrExit } from '../../../src/plugin.ts';
 import { KvApi, type KvPair } from './kv-api.ts';
-import { detailTable, infoBytes, type KvIo } from './kv-io.ts';
+import { detailTable, infoBytes, keyArgument, type KvIo } from './kv-io.ts';
 
 const HELP = `
 Usage: herald kv get [options] [KEY_OR_PREFIX]
@@ -71,13 +71,8 @@ export async function runKvGet(argv: readonly string[], io: KvIo): Promise<numbe
   );
   const args = parseOrExit(fs, argv, io);
   if (typeof args === 'number') return args;
-  if (args.length > 1) {
-    io.err(`Too many arguments (expected 1, got ${args.length})`);
-    return 1;
-  }
-  // Keys cannot start with "/"; users will type "/foo" anyway, so strip it as Consul does.
-  let key = args[0] ?? '';
-  if (key.startsWith('/')) key = key.slice(1);
+  const key = keyArgument(args, io);
+  if (typeof key === 'number') return key;
   if (key === '' && !(recurse.value || keys.value)) {
     io.err('Error! Missing KEY argument');
     return 1;

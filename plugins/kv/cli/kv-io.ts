@@ -83,3 +83,17 @@ export function detailTable(rows: readonly (readonly [string, string | Uint8Arra
   });
   return Buffer.concat(parts);
 }
+
+/**
+ * The optional KEY (or PREFIX) argument of `kv get|delete|export`, without a leading "/" (keys
+ * cannot start with one; users type "/foo" anyway, and Consul strips it); the exit code 1 after
+ * Consul's message when more than one argument is given.
+ */
+export function keyArgument(args: readonly string[], io: CliIo): string | number {
+  if (args.length > 1) {
+    io.err(`Too many arguments (expected 1, got ${args.length})`);
+    return 1;
+  }
+  const key = args[0] ?? '';
+  return key.startsWith('/') ? key.slice(1) : key;
+}

@@ -8,7 +8,7 @@
 import { posix } from 'node:path';
 import { addHttpFlags, connectOrReport, FlagSet, parseOrExit } from '../../../src/plugin.ts';
 import { KvApi, type KvPair } from './kv-api.ts';
-import { dataArgument, type KvIo } from './kv-io.ts';
+import { dataArgument, keyArgument, type KvIo } from './kv-io.ts';
 import { decodeStdBase64 } from './kv-put.ts';
 
 const EXPORT_HELP = `
@@ -105,12 +105,8 @@ export async function runKvExport(argv: readonly string[], io: KvIo): Promise<nu
   const http = addHttpFlags(fs, { server: true });
   const args = parseOrExit(fs, argv, io);
   if (typeof args === 'number') return args;
-  if (args.length > 1) {
-    io.err(`Too many arguments (expected 1, got ${args.length})`);
-    return 1;
-  }
-  let prefix = args[0] ?? '';
-  if (prefix.startsWith('/')) prefix = prefix.slice(1);
+  const prefix = keyArgument(args, io);
+  if (typeof prefix === 'number') return prefix;
   const client = connectOrReport(http, io);
   if (!client) return 1;
   let pairs: KvPair[];

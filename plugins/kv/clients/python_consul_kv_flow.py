@@ -21,7 +21,8 @@ import json
 import sys
 import threading
 import time
-import traceback
+
+from consul_flow_steps import Flow
 
 try:
     import consul
@@ -30,35 +31,10 @@ except ImportError as exc:  # pragma: no cover - the environment, not the code
                                   "error": "python3-consul is not installed (apt-get install python3-consul): %s" % exc}}))
     sys.exit(3)
 
-results = []
-wire = []
 BIG_FLAGS = 3304740253564472344  # above 2**53: must survive the round trip exactly
 
-
-def observe(response, *args, **kwargs):
-    req = response.request
-    path = req.path_url if hasattr(req, "path_url") else req.url
-    wire.append("%s %s -> %d" % (req.method, path, response.status_code))
-
-
-def step(name, fn, expect):
-    """Runs fn(); `expect(got)` returns None when it matches, else what was expected."""
-    first = len(wire)
-    try:
-        got = fn()
-        expected = expect(got)
-        ok = expected is None
-    except Exception as exc:
-        got = "%s: %s" % (type(exc).__name__, exc)
-        expected = "no exception"
-        ok = False
-        traceback.print_exc(file=sys.stderr)
-    rec = {"step": name, "ok": ok, "got": got, "http": wire[first:]}
-    if not ok:
-        rec["expected"] = expected
-    results.append(rec)
-    print(json.dumps(rec, default=lambda o: o.decode("utf-8", "replace") if isinstance(o, bytes) else str(o)), flush=True)
-    return got if ok else None
+flow = Flow()
+step = flow.step
 
 
 def equals(want):
@@ -68,7 +44,7 @@ def equals(want):
 def main():
     port = int(sys.argv[1])
     c = consul.Consul(host="127.0.0.1", port=port)
-    c.http.session.hooks["response"].append(observe)
+    c.http.session.hooks["response"].append(flow.observe)
     node = c.agent.self()["Config"]["NodeName"]
 
     # --- KV ---
@@ -111,7 +87,7 @@ def main():
     # are not thread-safe) writes it; the read returns with the new value and a higher index.
     index, _ = c.kv.get("py/watch")
     other = consul.Consul(host="127.0.0.1", port=port)
-    other.http.session.hooks["response"].append(observe)
+    other.http.session.hooks["response"].append(flow.observe)
 
     def blocking_get():
         def write_later():
@@ -174,9 +150,7 @@ def main():
          equals([True, None]))
     c.session.destroy(s1)
 
-    failed = [r["step"] for r in results if not r["ok"]]
-    print(json.dumps({"summary": {"ok": not failed, "failed": failed, "steps": len(results)}}), flush=True)
-    return 1 if failed else 0
+    return flow.summary()
 
 
 if __name__ == "__main__":

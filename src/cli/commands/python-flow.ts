@@ -9,6 +9,7 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { delimiter } from 'node:path';
 
 export const PYTHON = process.env.HERALD_PYTHON ?? (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3');
 
@@ -33,7 +34,12 @@ export interface PythonFlowResult {
 /** Runs `script` against `port` to completion (bounded: SIGKILL after `deadlineMs`). */
 export function runPythonFlow(script: string, port: number, deadlineMs: number): Promise<PythonFlowResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(PYTHON, [script, String(port)], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' } });
+    // consul_flow_steps.py (the step recorder the scripts share) sits beside this file.
+    const pythonPath = [import.meta.dirname, process.env.PYTHONPATH].filter(Boolean).join(delimiter);
+    const child = spawn(PYTHON, [script, String(port)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1', PYTHONPATH: pythonPath },
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));

@@ -9,7 +9,7 @@
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { readSnapshotArchive, parseArchiveState } from '../../catalog/snapshot-archive.ts';
 import { dispatchSubcommand, FlagSet, parseOrExit, usageError } from '../flag-set.ts';
-import { addHttpFlags, connectOrReport } from '../http-client.ts';
+import { addHttpFlags, connectOrReport, type AgentClient } from '../http-client.ts';
 import { processIo, type CliIo } from '../output.ts';
 
 const HELP = `
@@ -72,13 +72,20 @@ function oneFile(fs: FlagSet, argv: readonly string[], io: CliIo): string | numb
   return args[0]!;
 }
 
-async function save(argv: readonly string[], io: CliIo): Promise<number> {
-  const fs = new FlagSet(SAVE_HELP);
+/** save and restore: the FILE argument and a client for the agent's HTTP API, or the exit code. */
+function fileAndClient(help: string, argv: readonly string[], io: CliIo): { file: string; client: AgentClient } | number {
+  const fs = new FlagSet(help);
   const http = addHttpFlags(fs, { server: true });
   const file = oneFile(fs, argv, io);
   if (typeof file === 'number') return file;
   const client = connectOrReport(http, io);
-  if (!client) return 1;
+  return client ? { file, client } : 1;
+}
+
+async function save(argv: readonly string[], io: CliIo): Promise<number> {
+  const target = fileAndClient(SAVE_HELP, argv, io);
+  if (typeof target === 'number') return target;
+  const { file, client } = target;
   let archive: Buffer;
   let index: string;
   try {
@@ -123,12 +130,9 @@ async function save(argv: readonly string[], io: CliIo): Promise<number> {
 }
 
 async function restore(argv: readonly string[], io: CliIo): Promise<number> {
-  const fs = new FlagSet(RESTORE_HELP);
-  const http = addHttpFlags(fs, { server: true });
-  const file = oneFile(fs, argv, io);
-  if (typeof file === 'number') return file;
-  const client = connectOrReport(http, io);
-  if (!client) return 1;
+  const target = fileAndClient(RESTORE_HELP, argv, io);
+  if (typeof target === 'number') return target;
+  const { file, client } = target;
   let archive: Buffer;
   try {
     archive = readFileSync(file);
